@@ -1,0 +1,150 @@
+"""The product's vocabulary, defined once: ids, key layout, job statuses, stages, error codes, message shapes.
+
+Every component (Lambdas, state machine inputs, GPU worker, CLI, tests) imports these names instead of
+re-typing strings, so the console graph, the logs and the code read the same.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INPUT_PREFIX = "uploads/"
+OUTPUT_PREFIX = "transcripts/"
+EXECUTION_NAME_MAX = 80  # Step Functions limit for execution names
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class Stage(StrEnum):
+    """Where a job is; written to the job item with `progress` (0-100) by the worker's heartbeat."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    DOWNLOADING = "downloading"
+    DECODING = "decoding"
+    DIARIZING = "diarizing"
+    TRANSCRIBING = "transcribing"
+    WRITING = "writing"
+    UPLOADING = "uploading"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ErrorCode(StrEnum):
+    """Error names as they appear in the state machine (Lambda errors, SendTaskFailure, Fail states) and the job item."""
+
+    BAD_KEY = "BadKey"  # key outside uploads/<userId>/<transcriptId>/<file> or ids break ID_PATTERN
+    EMPTY_FILE = "EmptyFile"
+    FILE_TOO_LARGE = "FileTooLarge"
+    UNSUPPORTED_MEDIA = "UnsupportedMedia"  # not audio/video we can read
+    NO_AUDIO = "NoAudio"  # container without an audio stream, 0 s, or silence only
+    AUDIO_TOO_LONG = "AudioTooLong"
+    INVALID_OPTIONS = "InvalidOptions"
+    INPUT_CHANGED = "InputChanged"  # object overwritten/deleted between upload and processing
+    BAD_INPUT = "BadInput"  # worker-side decode failure of an input that passed the probe
+    WORKER_LOST = "WorkerLost"  # heartbeat lost, worker SIGTERMed, spot notice
+    NO_WORKER = "NoWorker"  # nobody claimed the job within the claim timeout
+    INTERNAL = "InternalError"
+
+
+# Errors that are the user's input's fault: never retried.
+INPUT_ERRORS = frozenset(
+    {
+        ErrorCode.BAD_KEY,
+        ErrorCode.EMPTY_FILE,
+        ErrorCode.FILE_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_MEDIA,
+        ErrorCode.NO_AUDIO,
+        ErrorCode.AUDIO_TOO_LONG,
+        ErrorCode.INVALID_OPTIONS,
+        ErrorCode.INPUT_CHANGED,
+        ErrorCode.BAD_INPUT,
+    }
+)
+
+
+class ScribefleetError(Exception):
+    """An error with a product error code and a message a user can read."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        super().__init__(message)
+        self.code = ErrorCode(code)
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
+
+
+@dataclass(frozen=True)
+class InputKey:
+    user_id: str
+    transcript_id: str
+    file_name: str
+
+    @property
+    def process_id(self) -> str:
+        return process_id(self.user_id, self.transcript_id)
+
+    @property
+    def stem(self) -> str:
+        return output_stem(self.file_name)
+
+
+def process_id(user_id: str, transcript_id: str) -> str:
+    """The one id of a transcription everywhere (logs, job item, execution name): `userId-transcriptId`."""
+    return f"{user_id}-{transcript_id}"
+
+
+def parse_input_key(key: str) -> InputKey:
+    """`uploads/<userId>/<transcriptId>/<file name>` → InputKey, or ScribefleetError(BadKey) with the reason."""
+    if not key.startswith(INPUT_PREFIX):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"key must start with {INPUT_PREFIX!r}: {key!r}")
+    parts = key[len(INPUT_PREFIX):].split("/", 2)
+    if len(parts) != 3:
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"key must be {INPUT_PREFIX}<userId>/<transcriptId>/<file>: {key!r}")
+    user_id, transcript_id, file_name = parts
+    for label, value in (("userId", user_id), ("transcriptId", transcript_id)):
+        if not ID_PATTERN.fullmatch(value):
+            raise ScribefleetError(ErrorCode.BAD_KEY, f"{label} {value!r} must match {ID_PATTERN.pattern}")
+    if not file_name or file_name.endswith("/") or "/" in file_name:
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"key must name one file directly under the transcript folder: {key!r}")
+    if file_name in (".", ".."):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"file name {file_name!r} is not allowed")
+    return InputKey(user_id, transcript_id, file_name)
+
+
+_STEM_UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
+
+
+def output_stem(file_name: str) -> str:
+    """Base name for output files: the upload's name without extension, with anything path-like removed."""
+    stem = file_name.rsplit(".", 1)[0] if "." in file_name.strip(".") else file_name
+    stem = _STEM_UNSAFE.sub("_", stem).strip(" .")
+    return stem[:120] or "transcript"
+
+
+def output_prefix(user_id: str, transcript_id: str) -> str:
+    """Where a job's outputs go. Built only from validated ids, so it can never escape the user's prefix."""
+    for value in (user_id, transcript_id):
+        if not ID_PATTERN.fullmatch(value):
+            raise ScribefleetError(ErrorCode.BAD_KEY, f"invalid id {value!r}")
+    return f"{OUTPUT_PREFIX}{user_id}/{transcript_id}/"
+
+
+def execution_name(pid: str, object_marker: str) -> str:
+    """Deterministic Step Functions execution name: process id + a short digest of the object version/sequencer.
+
+    The same S3 event delivered twice yields the same name (StartExecution then answers ExecutionAlreadyExists);
+    a re-upload yields a new name. Always ≤ 80 characters of [A-Za-z0-9_-].
+    """
+    digest = hashlib.sha256(f"{pid}|{object_marker}".encode()).hexdigest()[:10]
+    head = pid[: EXECUTION_NAME_MAX - len(digest) - 1]
+    return f"{head}-{digest}"

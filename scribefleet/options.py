@@ -1,0 +1,72 @@
+"""Transcription options: parsed from S3 object metadata strings, validated by the one JSON Schema."""
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from scribefleet.contract import ErrorCode, ScribefleetError
+
+DEFAULT_FORMATS = ["txt", "srt", "vtt", "json", "tsv", "docx", "edl"]
+# Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES); the Lambdas do not ship faster-whisper.
+WHISPER_LANGUAGES = frozenset(
+    "af am ar as az ba be bg bn bo br bs ca cs cy da de el en es et eu fa fi fo fr gl gu ha haw he hi hr ht hu hy "
+    "id is it ja jw ka kk km kn ko la lb ln lo lt lv mg mi mk ml mn mr ms mt my ne nl nn no oc pa pl ps pt ro ru sa "
+    "sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue".split()
+)
+_INTS = ("speakers", "min_speakers", "max_speakers", "max_line_chars", "max_lines")
+_LISTS = ("formats", "speaker_names")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("scribefleet.schemas").joinpath("options.schema.json").read_text())
+
+
+def _coerce(name: str, raw: str) -> Any:
+    if name in _INTS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"option {name!r} must be a whole number, got {raw!r}")
+    if name == "frame_rate":
+        try:
+            return float(raw) if "." in raw else int(raw)
+        except ValueError:
+            raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"option 'frame_rate' must be a number, got {raw!r}")
+    if name in _LISTS:
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw.strip()
+
+
+def parse_options(metadata: dict[str, str]) -> dict[str, Any]:
+    """S3 user metadata (keys without the x-amz-meta- prefix, `-` or `_` separated) → validated options dict.
+
+    Unknown keys, wrong types, unknown formats or languages and contradictions (min > max speakers) raise
+    ScribefleetError(InvalidOptions) naming the option.
+    """
+    options: dict[str, Any] = {}
+    for key, raw in metadata.items():
+        name = key.lower().removeprefix("x-amz-meta-").replace("-", "_")
+        options[name] = _coerce(name, raw) if isinstance(raw, str) else raw
+    return validate_options(options)
+
+
+def validate_options(options: dict[str, Any]) -> dict[str, Any]:
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(options), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.path) or "options"
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"{where}: {first.message}")
+    language = options.get("language")
+    if language not in (None, "auto") and language not in WHISPER_LANGUAGES:
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"language {language!r} is not a language the model knows")
+    low, high = options.get("min_speakers"), options.get("max_speakers")
+    if low is not None and high is not None and low > high:
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"min_speakers ({low}) is greater than max_speakers ({high})")
+    if "speakers" in options and (low is not None or high is not None):
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, "give either speakers or min_speakers/max_speakers, not both")
+    return options

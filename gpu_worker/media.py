@@ -1,0 +1,162 @@
+"""Decode untrusted media once to 16 kHz mono float32, in a child process bounded in time, memory and length.
+
+The decode is faster-whisper's (PyAV → resample to s16 mono 16 kHz → float32 / 32768), so the samples are the
+ones bare faster-whisper would see. It runs in a separate interpreter because a crafted file can make FFmpeg
+spin, allocate without bound or crash; none of that may take the worker (and its heartbeat thread) with it:
+- time: the child is killed after `timeout` seconds;
+- memory: the child's address space is capped (RLIMIT_AS), and samples stream to a temporary file, so a long
+  input costs disk rather than the child's memory;
+- length: decoding stops as soon as the output passes `max_seconds` (AudioTooLong), whatever the headers claim.
+A fresh interpreter (not fork) is used because the worker holds model threads and locks a fork would copy.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from scribefleet.contract import ErrorCode, ScribefleetError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+DEFAULT_MAX_SECONDS = 4 * 3600.0
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_MEMORY_BYTES = 3 << 30  # address space of the decoder child (PyAV + FFmpeg's libraries map ~0.5 GiB)
+SILENCE_PEAK = 10 ** (-60 / 20)  # a peak below -60 dBFS is silence (or a file of dither), nothing to transcribe
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def decode_audio(
+    path: str | os.PathLike,
+    *,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+) -> np.ndarray:
+    """Media file → float32 mono samples at 16 kHz.
+
+    Raises ScribefleetError: BadInput (not media we can read, decoder timed out/crashed/ran out of memory),
+    NoAudio (no audio track, 0 s, or silence only) or AudioTooLong (more than `max_seconds`), with a reason
+    a user can read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScribefleetError(ErrorCode.BAD_INPUT, f"the file {path.name!r} does not exist")
+    if path.stat().st_size == 0:
+        raise ScribefleetError(ErrorCode.NO_AUDIO, "the file is empty (0 bytes)")
+    max_samples = int(max_seconds * SAMPLE_RATE)
+    with tempfile.TemporaryDirectory(prefix="scribefleet-decode-") as tmp:
+        out = Path(tmp) / "audio.s16"
+        command = [sys.executable, "-m", "gpu_worker.media", str(path), str(out), str(max_samples), str(memory_bytes)]
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
+            "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MiB of address space per thread arena otherwise
+        }
+        try:
+            child = subprocess.run(command, capture_output=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:  # subprocess.run has already killed the child
+            raise ScribefleetError(ErrorCode.BAD_INPUT, f"decoding the media took longer than {timeout:.0f} s")
+        status = _status(child)
+        if status.get("code"):
+            raise ScribefleetError(ErrorCode(status["code"]), status["message"])
+        samples = np.fromfile(out, dtype="<i2")
+    if samples.size == 0:
+        raise ScribefleetError(ErrorCode.NO_AUDIO, "the audio track is empty (0 s)")
+    audio = samples.astype(np.float32) / 32768.0  # faster-whisper's own conversion
+    if float(np.abs(audio).max()) < SILENCE_PEAK:
+        raise ScribefleetError(ErrorCode.NO_AUDIO, f"the audio is silent ({audio.size / SAMPLE_RATE:.1f} s of silence)")
+    log.info("decoded %s: %.1f s of audio", path.name, audio.size / SAMPLE_RATE)
+    return audio
+
+
+def _status(child: subprocess.CompletedProcess) -> dict:
+    lines = child.stdout.decode(errors="replace").strip().splitlines()
+    if child.returncode == 0 and lines:
+        return json.loads(lines[-1])
+    stderr = child.stderr.decode(errors="replace")
+    log.warning("decoder child failed with %s: %s", child.returncode, stderr[-2000:])
+    if child.returncode < 0:
+        reason = f"the decoder crashed on this file (signal {-child.returncode})"
+    elif "MemoryError" in stderr:
+        reason = "decoding the media needed more memory than allowed"
+    else:
+        reason = "the decoder failed on this file"
+    return {"code": str(ErrorCode.BAD_INPUT), "message": reason}
+
+
+def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
+    """Runs in the child: PyAV decode → s16 mono 16 kHz written to out_path. Returns a status dict."""
+    import av
+
+    try:
+        container = av.open(path, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        return _failure(ErrorCode.BAD_INPUT, f"the file is not audio or video we can read ({reason})")
+    written = 0
+    with container, open(out_path, "wb") as out:
+        if not container.streams.audio:
+            kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
+            return _failure(ErrorCode.NO_AUDIO, f"the file has no audio track (found: {', '.join(kinds)})")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        try:
+            for frame in _valid_frames(container.decode(audio=0)):
+                for resampled in resampler.resample(frame):
+                    written += _write(out, resampled)
+                if written > max_samples:
+                    return _failure(
+                        ErrorCode.AUDIO_TOO_LONG,
+                        f"the audio is longer than the {max_samples / SAMPLE_RATE / 3600:.1f} h limit",
+                    )
+            for resampled in resampler.resample(None):  # flush the resampler's delay line
+                written += _write(out, resampled)
+        except av.FFmpegError as error:
+            if written == 0:
+                reason = getattr(error, "strerror", None) or type(error).__name__
+                return _failure(ErrorCode.BAD_INPUT, f"the audio track cannot be decoded ({reason})")
+            # A damaged tail (e.g. a truncated upload) after good audio: keep what decoded, like faster-whisper.
+    return {"samples": written}
+
+
+def _valid_frames(frames):
+    """faster-whisper's _ignore_invalid_frames: skip single corrupt packets instead of failing the file."""
+    import av
+
+    iterator = iter(frames)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
+
+
+def _write(out, frame) -> int:
+    array = frame.to_ndarray()
+    out.write(array.astype("<i2", copy=False).tobytes())
+    return array.size
+
+
+def _failure(code: ErrorCode, message: str) -> dict:
+    return {"code": str(code), "message": message}
+
+
+def _child_main(argv: list[str]) -> None:
+    path, out_path, max_samples, memory_bytes = argv
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (int(memory_bytes), int(memory_bytes)))
+    print(json.dumps(_decode_to_file(path, out_path, int(max_samples))), flush=True)
+
+
+if __name__ == "__main__":
+    _child_main(sys.argv[1:])

@@ -1,0 +1,97 @@
+"""Words + speaker turns → speaker-labelled segments. Pure functions on the result dataclasses."""
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from gpu_worker.result import Segment, SpeakerTurn, Word
+
+SENTENCE_END = (".", "?", "!", "。", "？", "！")
+
+
+def assign_speakers(words: Sequence[Word], turns: Sequence[SpeakerTurn]) -> list[Word]:
+    """Copy of `words`, each labelled with the turn it overlaps most; a word in a gap gets the nearest turn.
+
+    Turns may overlap each other (pyannote marks overlapped speech); the largest overlap wins, ties go to the
+    earlier turn. Without turns the words keep speaker None. O((words + turns) log turns) for typical inputs.
+    """
+    if not turns:
+        return [replace(w, speaker=None) for w in words]
+    ordered = sorted(turns, key=lambda t: (t.start, t.end))
+    starts = [t.start for t in ordered]
+    ends = np.array([t.end for t in ordered])
+    reach = np.maximum.accumulate(ends)  # latest end among turns 0..i: bounds the backwards scan
+    starts_np = np.array(starts)
+    labelled = []
+    for word in words:
+        best, best_overlap = None, 0.0
+        i = bisect.bisect_left(starts, word.end) - 1  # turns starting before the word ends
+        while i >= 0 and reach[i] > word.start:
+            overlap = min(word.end, ordered[i].end) - max(word.start, ordered[i].start)
+            if overlap > 0 and overlap >= best_overlap:  # >= while scanning backwards: ties go to the earlier turn
+                best, best_overlap = ordered[i], overlap
+            i -= 1
+        if best is None:
+            gap = np.maximum(starts_np - word.end, 0) + np.maximum(word.start - ends, 0)
+            best = ordered[int(np.argmin(gap))]
+        labelled.append(replace(word, speaker=best.speaker))
+    return labelled
+
+
+def relabel_by_appearance(words: Sequence[Word], prefix: str = "SPEAKER_") -> tuple[list[Word], list[str]]:
+    """Rename speakers SPEAKER_00, SPEAKER_01, … in order of first appearance in the transcript.
+
+    Diarizers number clusters arbitrarily; users expect the first voice they hear to be the first speaker, and
+    speaker_names are given in that order.
+    """
+    mapping: dict[str, str] = {}
+    for word in words:
+        if word.speaker is not None and word.speaker not in mapping:
+            mapping[word.speaker] = f"{prefix}{len(mapping):02d}"
+    renamed = [replace(w, speaker=mapping.get(w.speaker)) if w.speaker is not None else w for w in words]
+    return renamed, list(mapping.values())
+
+
+def speaker_names(labels: Sequence[str], names: Sequence[str] | None) -> dict[str, str]:
+    """Labels (in order of first appearance) → display names; extra names are ignored, extra labels keep theirs."""
+    return {label: name for label, name in zip(labels, names or ())}
+
+
+def group_segments(words: Sequence[Word], max_pause: float = 1.5, max_duration: float = 20.0) -> list[Segment]:
+    """Words → segments of one speaker each, split where the speaker changes, at pauses longer than `max_pause`,
+    and before a segment outgrows `max_duration` (at the last sentence end if there is one, else at that word)."""
+    segments: list[list[Word]] = []
+    for word in words:
+        current = segments[-1] if segments else None
+        if (
+            current is None
+            or word.speaker != current[-1].speaker
+            or word.start - current[-1].end > max_pause
+        ):
+            segments.append([word])
+            continue
+        if word.end - current[0].start > max_duration:
+            cut = _last_sentence_end(current)
+            if cut is not None and cut < len(current) - 1:
+                segments[-1], tail = current[: cut + 1], current[cut + 1 :]
+                segments.append(tail + [word])
+            else:
+                segments.append([word])
+            continue
+        current.append(word)
+    return [_segment(group) for group in segments]
+
+
+def _last_sentence_end(words: Sequence[Word]) -> int | None:
+    for index in range(len(words) - 1, -1, -1):
+        if words[index].text.strip().endswith(SENTENCE_END):
+            return index
+    return None
+
+
+def _segment(words: list[Word]) -> Segment:
+    text = "".join(w.text for w in words).strip()
+    return Segment(start=words[0].start, end=words[-1].end, text=text, speaker=words[0].speaker, words=list(words))

@@ -1,0 +1,62 @@
+"""Transcript writers: one file per requested format, named <stem><extension> in the output directory.
+
+    paths = write_formats(result, ["srt", "docx"], Path(tmp), "interview", options)
+
+Writers take plain data (a TranscriptResult and the validated options) and only write files; every format
+can be read back by the field's own tools (see tests/worker/test_formats.py).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable
+
+from gpu_worker.formats.document import write_docx
+from gpu_worker.formats.editorial import write_avid_markers, write_edl
+from gpu_worker.formats.subtitles import write_srt, write_vtt
+from gpu_worker.formats.text import write_json, write_tsv, write_txt
+from gpu_worker.result import TranscriptResult
+from scribefleet.contract import ErrorCode, ScribefleetError
+
+logger = logging.getLogger(__name__)
+
+FORMAT_EXTENSIONS: dict[str, str] = {
+    "txt": ".txt",
+    "srt": ".srt",
+    "vtt": ".vtt",
+    "json": ".json",
+    "tsv": ".tsv",
+    "docx": ".docx",
+    "edl": ".edl",
+    "avid_markers": ".avid.txt",
+}
+Writer = Callable[[TranscriptResult, Path, dict[str, Any], str], None]
+_WRITERS: dict[str, Writer] = {
+    "txt": write_txt,
+    "srt": write_srt,
+    "vtt": write_vtt,
+    "json": write_json,
+    "tsv": write_tsv,
+    "docx": write_docx,
+    "edl": write_edl,
+    "avid_markers": write_avid_markers,
+}
+
+
+def write_formats(
+    result: TranscriptResult, formats: list[str], out_dir: Path, stem: str, options: dict[str, Any]
+) -> dict[str, Path]:
+    """Write each format once; unknown names fail before anything is written (InvalidOptions)."""
+    unknown = [f for f in formats if f not in _WRITERS]
+    if unknown:
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"unknown format(s): {', '.join(map(str, unknown))}; "
+                               f"known: {', '.join(FORMAT_EXTENSIONS)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for fmt in dict.fromkeys(formats):
+        path = out_dir / f"{stem}{FORMAT_EXTENSIONS[fmt]}"
+        _WRITERS[fmt](result, path, options, stem)
+        logger.info("wrote %s (%d bytes)", path.name, path.stat().st_size)
+        paths[fmt] = path
+    return paths

@@ -1,0 +1,71 @@
+"""Worker configuration from environment variables (documented in docs/worker.md).
+
+On EC2 the systemd unit loads them from an EnvironmentFile written by the user data; locally the fleet controller
+sets them per worker process. Every variable has a default except the AWS resource names, which only the job
+loop needs (the self-test runs without them).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+PREFIX = "SCRIBEFLEET_"
+DIARIZER_BACKENDS = ("default", "pyannote")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    model_dir: str = "/opt/models/faster-whisper-large-v3"
+    device: str = "auto"  # auto → cuda when CTranslate2 sees a GPU, else cpu
+    compute_type: str = "auto"  # auto → float16 on cuda, int8 on cpu
+    batch_size: int = 0  # 0 = auto: 8 on cuda (batched pipeline), 1 on cpu (sequential decoder)
+    cpu_threads: int = 0  # CTranslate2 threads on cpu; 0 = its default (4, or OMP_NUM_THREADS)
+    diarizer: str = "default"
+    diarizer_model_dir: str | None = None
+    idle_timeout: float = 600.0  # seconds with an empty queue before the instance retires itself
+    heartbeat_interval: float = 5.0
+    max_audio_seconds: float = 4 * 3600.0
+    decode_timeout: float = 600.0
+    queue_url: str = ""
+    table_name: str = ""
+    output_bucket: str = ""
+    asg_name: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "WorkerConfig":
+        """Reads SCRIBEFLEET_<FIELD> (e.g. SCRIBEFLEET_MODEL_DIR); unset or empty keeps the default."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in fields(cls):
+            raw = env.get(PREFIX + field.name.upper(), "").strip()
+            if not raw:
+                continue
+            kind = type(field.default) if field.default is not None else str
+            if field.name == "batch_size" and raw.lower() == "auto":
+                raw = "0"
+            try:
+                values[field.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"{PREFIX}{field.name.upper()} must be a {kind.__name__}, got {raw!r}") from None
+        config = cls(**values)
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"{PREFIX}DEVICE must be one of {DEVICES}, got {self.device!r}")
+        if self.diarizer not in DIARIZER_BACKENDS:
+            raise ValueError(f"{PREFIX}DIARIZER must be one of {DIARIZER_BACKENDS}, got {self.diarizer!r}")
+        for name in ("batch_size", "cpu_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be >= 0")
+        for name in ("idle_timeout", "heartbeat_interval", "max_audio_seconds", "decode_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be > 0")
+
+    def missing_for_jobs(self) -> list[str]:
+        """The AWS names the job loop needs but this configuration lacks (empty when ready)."""
+        names = ("queue_url", "table_name", "output_bucket", "asg_name")
+        return [PREFIX + n.upper() for n in names if not getattr(self, n)]

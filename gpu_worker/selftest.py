@@ -1,0 +1,109 @@
+"""`python -m gpu_worker --self-test`: load the models, run the whole pipeline on a bundled clip, check the result.
+
+The AMI build runs it (Image Builder test component) so an image whose models, CUDA libraries or codecs are
+broken never reaches the fleet. The clip (assets/selftest.flac, 16 kHz mono FLAC, 7.7 s) is two espeak-ng voices
+(en-us+m3, then en-us+klatt4, 0.6 s apart) saying EXPECTED_TURNS; FLAC also proves PyAV's codecs are in place.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from gpu_worker.config import WorkerConfig
+
+log = logging.getLogger(__name__)
+
+CLIP = Path(__file__).parent / "assets" / "selftest.flac"
+EXPECTED_TURNS = (
+    "Please send the final cut to the editor before Friday.",
+    "We need subtitles in English for the festival screening.",
+)
+MAX_WER = 0.15  # tiny.en: 1 word in 19 (5 %); larger models do at least as well
+
+_NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
+
+
+def normalise_words(text: str) -> list[str]:
+    """Lower case, no punctuation, small numbers spelled out: what WER should compare."""
+    words = re.sub(r"[^\w\s']", " ", text.lower().replace("’", "'")).split()
+    return [_NUMBERS.get(int(w), w) if w.isdigit() else w for w in words]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """(substitutions + deletions + insertions) / reference words, by Levenshtein distance over words."""
+    ref, hyp = normalise_words(reference), normalise_words(hypothesis)
+    previous = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        current = [i]
+        for j, h in enumerate(hyp, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1] / max(len(ref), 1)
+
+
+@dataclass
+class SelfTestReport:
+    ok: bool
+    wer: float | None = None
+    text: str = ""
+    speakers: list[str] = field(default_factory=list)
+    model: str = ""
+    diarizer: str = ""
+    device: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def run_selftest(config: WorkerConfig, pipeline=None) -> SelfTestReport:
+    """Every failure becomes a problem in the report (never an exception), so the caller can print and exit 1."""
+    report = SelfTestReport(ok=False)
+    started = time.perf_counter()
+    try:
+        if pipeline is None:
+            from gpu_worker.pipeline import Pipeline
+
+            pipeline = Pipeline(config)
+        report.timings["load"] = round(time.perf_counter() - started, 3)
+        report.model, report.device = pipeline.transcriber.name, pipeline.transcriber.device
+        result = pipeline.run(CLIP, {"language": "en"})
+    except Exception as error:  # the point is to report it
+        log.exception("self-test failed")
+        report.problems.append(f"{type(error).__name__}: {error}")
+        return report
+    report.timings.update(result.timings)
+    report.diarizer, report.speakers = result.diarizer, result.speakers
+    report.text = " ".join(s.text for s in result.segments)
+    report.wer = round(word_error_rate(" ".join(EXPECTED_TURNS), report.text), 4)
+    if report.wer > MAX_WER:
+        report.problems.append(f"word error rate {report.wer:.1%} above {MAX_WER:.0%}: {report.text!r}")
+    report.problems += _speaker_problems(result)
+    report.ok = not report.problems
+    return report
+
+
+def _speaker_problems(result) -> list[str]:
+    """Each sentence must be one speaker, and the two sentences two different speakers."""
+    owners = []
+    words = [w for s in result.segments for w in s.words]
+    for sentence in EXPECTED_TURNS:
+        # Words are attributed to the sentence whose last word they precede; robust to a missed or extra word.
+        count = len(normalise_words(sentence))
+        mine, words = words[:count], words[count:]
+        labels = {w.speaker for w in mine}
+        if len(labels) != 1:
+            return [f"sentence {sentence!r} was split over speakers {sorted(map(str, labels))}"]
+        owners.append(labels.pop())
+    if len(set(owners)) != len(owners):
+        return [f"both voices were labelled {owners[0]}"]
+    return []
+
+
+def main(config: WorkerConfig | None = None) -> int:
+    config = config or WorkerConfig.from_env()
+    report = run_selftest(config)
+    print(json.dumps(asdict(report), indent=2))
+    return 0 if report.ok else 1

@@ -1,0 +1,119 @@
+"""Speech → words with timestamps: faster-whisper loaded once from a local model directory.
+
+Production loads `/opt/models/faster-whisper-<name>` baked into the AMI; nothing is fetched from the hub at run
+time (`local_files_only`, and the directory must hold tokenizer.json, or faster-whisper would try the hub).
+On a GPU the batched pipeline decodes several VAD chunks per forward pass; on CPU the sequential decoder is as
+fast and keeps faster-whisper's defaults (beam 5, previous-text conditioning), so batch_size 1 means sequential.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from gpu_worker.result import Word
+from scribefleet.contract import ErrorCode, ScribefleetError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+def cuda_available() -> bool:
+    import ctranslate2
+
+    try:
+        return ctranslate2.get_cuda_device_count() > 0
+    except Exception:  # a CPU-only CTranslate2 build or a broken driver: run on CPU rather than not at all
+        return False
+
+
+def resolve_device(device: str = "auto", compute_type: str = "auto") -> tuple[str, str]:
+    """'auto' → cuda + float16 when a GPU is visible, else cpu + int8 (the fast choices for each)."""
+    if device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+def model_name(model_dir: str | os.PathLike) -> str:
+    """A readable model name for the result: the directory name (e.g. faster-whisper-large-v3)."""
+    path = Path(model_dir)
+    return path.name if path.name not in ("model", "") else f"{path.parent.name}/{path.name}"
+
+
+class Transcriber:
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        device: str = "auto",
+        compute_type: str = "auto",
+        batch_size: int = 1,
+        cpu_threads: int = 0,
+    ):
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        model_dir = Path(model_dir)
+        if not (model_dir / "model.bin").is_file() or not (model_dir / "tokenizer.json").is_file():
+            raise FileNotFoundError(f"{model_dir} is not a faster-whisper model directory (model.bin + tokenizer.json)")
+        self.device, self.compute_type = resolve_device(device, compute_type)
+        self.batch_size = batch_size
+        self.name = model_name(model_dir)
+        self.model = WhisperModel(
+            str(model_dir),
+            device=self.device,
+            compute_type=self.compute_type,
+            cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
+        self.batched = BatchedInferencePipeline(self.model) if batch_size > 1 else None
+        log.info("loaded %s on %s (%s), batch size %d", self.name, self.device, self.compute_type, batch_size)
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        language: str | None = None,
+        hotwords: str | None = None,
+        initial_prompt: str | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> tuple[list[Word], str]:
+        """Float32 16 kHz mono → (words with timestamps, language code). `language` None or 'auto' detects it.
+
+        `progress` gets the fraction of the audio transcribed (end of the last segment / duration); it may raise
+        to abandon the work.
+        """
+        language = None if language in (None, "", "auto") else language
+        if language not in (None, "en") and not self.multilingual:
+            # faster-whisper would silently transcribe as English; the user asked for something we cannot do.
+            raise ScribefleetError(
+                ErrorCode.INVALID_OPTIONS, f"the model {self.name} is English-only; language {language!r} is not available"
+            )
+        kwargs = dict(
+            language=language,
+            hotwords=hotwords or None,
+            initial_prompt=initial_prompt or None,
+            word_timestamps=True,
+            vad_filter=True,
+        )
+        if self.batched is not None:
+            segments, info = self.batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
+        else:
+            segments, info = self.model.transcribe(audio, **kwargs)
+        duration = max(len(audio) / SAMPLE_RATE, 1e-6)
+        words: list[Word] = []
+        for segment in segments:  # a generator: the decoding happens while we iterate
+            words += [Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in segment.words or ()]
+            if progress:
+                progress(min(segment.end / duration, 1.0))
+        if progress:
+            progress(1.0)
+        log.info("transcribed %.1f s: %d words, language %s", duration, len(words), info.language)
+        return words, info.language

@@ -148,3 +148,18 @@ def execution_name(pid: str, object_marker: str) -> str:
     digest = hashlib.sha256(f"{pid}|{object_marker}".encode()).hexdigest()[:10]
     head = pid[: EXECUTION_NAME_MAX - len(digest) - 1]
     return f"{head}-{digest}"
+
+
+def parse_event_key(key: str) -> InputKey:
+    """parse_input_key on the key as an event gives it, else on its URL-decoded form (`+` → space, `%3A` → `:`).
+
+    Which form is the real object is decided later against the bucket (probe_media.resolve_object)."""
+    from urllib.parse import unquote_plus
+
+    try:
+        return parse_input_key(key)
+    except ScribefleetError:
+        decoded = unquote_plus(key)
+        if decoded == key:
+            raise
+        return parse_input_key(decoded)

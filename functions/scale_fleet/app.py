@@ -1,0 +1,28 @@
+"""ScaleFleet: set the GPU Auto Scaling group's desired capacity for the queue as it is now."""
+import os
+
+import boto3
+
+from scribefleet.fleet_scaler import decision_report, read_fleet_state, scale_fleet
+from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
+
+logger, metrics, tracer = lambda_tools("scale_fleet")
+dynamodb = boto3.resource("dynamodb")
+autoscaling = boto3.client("autoscaling")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(correlation_id_path="processId")
+def handler(event: dict, context):
+    logger.append_keys(**{PROCESS_ID_KEY: event.get("processId", "-")})
+    asg, policy = os.environ["ASG_NAME"], os.environ.get("SCALER_POLICY", "seed")
+    table = dynamodb.Table(os.environ["JOBS_TABLE"])
+    state = read_fleet_state(table, os.environ.get("STATUS_INDEX", "ByStatus"), autoscaling, asg, int(os.environ["MAX_SIZE"]))
+    decision = scale_fleet(state, autoscaling, asg, policy)
+    metrics.add_metric(name="QueuedFiles", unit="Count", value=state.queued_files)
+    metrics.add_metric(name="QueuedAudioSeconds", unit="Seconds", value=state.queued_audio_seconds)
+    metrics.add_metric(name="DesiredWorkers", unit="Count", value=decision.desired)
+    report = decision_report(state, decision, policy)
+    logger.info("fleet scaled" if decision.desired > state.desired else "fleet unchanged", extra=report)
+    return report

@@ -1,0 +1,257 @@
+"""The worker loop: long-poll SQS → claim → supervised token → heartbeat thread → process → upload → callback.
+
+Everything that can go wrong with a worker is left to the state machine: if this process dies its heartbeats stop
+and Transcribe fails over to a retry; on SIGTERM it answers WorkerLost at once so the retry does not wait for the
+heartbeat timeout; when its token is revoked it stops and uploads nothing.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from gpu_worker.fleet import Fleet
+from gpu_worker.formats import write_formats
+from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
+from gpu_worker.result import TranscriptResult
+from scribefleet.contract import ErrorCode, ScribefleetError, Stage, output_prefix, output_stem
+from scribefleet.options import DEFAULT_FORMATS
+
+# Share of overall progress per phase around the pipeline (the pipeline reports its own 0..1 inside PIPELINE).
+DOWNLOAD, PIPELINE, DELIVERY = (0.0, 0.05), (0.05, 0.92), (0.92, 1.0)
+
+
+class JobCancelled(Exception):
+    """Raised from a progress callback when the heartbeat thread learned that the job is no longer ours."""
+
+
+class TranscriptionPipeline(Protocol):
+    def run(self, audio_path: Any, options: dict, progress: Callable[[Stage, float], None]) -> TranscriptResult: ...
+
+
+@dataclass
+class AgentSettings:
+    queue_url: str
+    output_bucket: str
+    heartbeat_interval: float = 5.0
+    idle_timeout: float = 600.0
+    poll_seconds: int = 20
+    visibility_timeout: int = 120
+
+
+class Progress:
+    """What the main thread is doing, read by the heartbeat thread (the seed used a JSON file for this)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.stage, self.percent = Stage.CLAIMED, 0.0
+        self.cancelled = threading.Event()
+
+    def set(self, stage: Stage, span: tuple[float, float], fraction: float) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled()
+        low, high = span
+        with self._lock:
+            self.stage = stage
+            self.percent = max(self.percent, 100 * (low + (high - low) * min(max(fraction, 0.0), 1.0)))
+
+    def snapshot(self) -> tuple[Stage, float]:
+        with self._lock:
+            return self.stage, self.percent
+
+
+class Heartbeat(threading.Thread):
+    """Every `interval` s: SendTaskHeartbeat + stage/progress in the job item. Revoked token → cancel the job."""
+
+    def __init__(self, channel: JobChannel, job: JobMessage, token: str, progress: Progress, interval: float, log):
+        super().__init__(name=f"heartbeat-{job.process_id}", daemon=True)
+        self.channel, self.job, self.token, self.progress, self.interval, self.log = channel, job, token, progress, interval, log
+        self.stopped = threading.Event()
+        self.beats = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                stage, percent = self.progress.snapshot()
+                self.channel.heartbeat(self.job, self.token, stage, percent)
+                self.beats += 1
+            except TokenLost as lost:
+                self.log.warning("job taken from this worker; abandoning it", extra={"reason": str(lost)})
+                self.progress.cancelled.set()
+                return
+            except Exception:  # a transient failure must not kill the heartbeat; the next beat may pass
+                self.log.exception("heartbeat failed")
+            if self.stopped.wait(self.interval):
+                return
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        sqs,
+        s3,
+        channel: JobChannel,
+        fleet: Fleet,
+        pipeline: TranscriptionPipeline,
+        logger,
+        work_dir: str | None = None,
+    ):
+        self.settings, self.sqs, self.s3, self.channel, self.fleet = settings, sqs, s3, channel, fleet
+        self.pipeline, self.log, self.work_dir = pipeline, logger, work_dir
+        self.stopping = threading.Event()
+        self.current: tuple[JobMessage, str] | None = None  # (job, token answerable right now)
+        self._seen_tokens: set[str] = set()
+        self.completed = 0
+
+    # ---- the loop -------------------------------------------------------------------------------------------
+    def run(self) -> str:
+        """Work until idle for `idle_timeout` (then retire) or stopped. Returns why it ended."""
+        idle_since = time.monotonic()
+        while not self.stopping.is_set():
+            idle = time.monotonic() - idle_since
+            if idle >= self.settings.idle_timeout:
+                self.log.info("idle; retiring this instance", extra={"idle_seconds": round(idle, 1), "instance": self.fleet.instance_id})
+                self.fleet.retire()
+                return "retired"
+            wait = int(max(0, min(self.settings.poll_seconds, self.settings.idle_timeout - idle)))
+            messages = self.sqs.receive_message(
+                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait,
+                VisibilityTimeout=self.settings.visibility_timeout,
+            ).get("Messages", [])
+            if not messages:
+                continue
+            self.handle(messages[0])
+            idle_since = time.monotonic()
+        return "stopped"
+
+    def handle(self, message: dict) -> None:
+        try:
+            job = JobMessage.from_sqs(message)
+        except (KeyError, ValueError, TypeError):
+            self.log.error("unreadable job message dropped", extra={"body": message.get("Body", "")[:200]})
+            self._delete(message)
+            return
+        self.log.append_keys(process_id=job.process_id)
+        try:
+            self._claim_and_process(job, message)
+        finally:
+            self.current = None
+            self.log.remove_keys(["process_id"])
+
+    def _claim_and_process(self, job: JobMessage, message: dict) -> None:
+        try:
+            self.channel.claim(job)
+        except AlreadyClaimed:
+            self.log.info("job already claimed by another worker (duplicate delivery); backing off")
+            self._delete(message)
+            return
+        except TokenLost as lost:
+            self.log.warning("claim token no longer valid; dropping message", extra={"reason": str(lost)})
+            self._delete(message)
+            return
+        # Claimed: from here on the state machine supervises the job, the message has done its work.
+        self._delete(message)
+        self.current = (job, job.claim_token)
+        try:
+            token = self.channel.wait_for_work_token(job, self._seen_tokens)
+        except TokenLost as lost:
+            self.log.warning("never received the supervised token", extra={"reason": str(lost)})
+            return
+        self.current = (job, token)
+        self.log.info("job claimed", extra={"worker": self.channel.worker_id, "audio_seconds": job.audio_seconds})
+        self.process(job, token)
+
+    # ---- one job --------------------------------------------------------------------------------------------
+    def process(self, job: JobMessage, token: str) -> None:
+        progress = Progress()
+        heartbeat = Heartbeat(self.channel, job, token, progress, self.settings.heartbeat_interval, self.log)
+        heartbeat.start()
+        scratch = Path(tempfile.mkdtemp(prefix="scribefleet-", dir=self.work_dir))
+        started = time.monotonic()
+        try:
+            outputs = self._transcribe(job, token, progress, scratch)
+            progress.set(Stage.UPLOADING, DELIVERY, 1.0)
+            self.channel.succeed(token, outputs)
+            self.completed += 1
+            self.log.info("job completed", extra={"seconds": round(time.monotonic() - started, 2), "outputs": len(outputs)})
+        except (JobCancelled, TokenLost) as lost:
+            self.log.warning("job abandoned; nothing uploaded", extra={"reason": str(lost) or "token revoked"})
+        except ScribefleetError as error:
+            self.log.warning("job failed", extra={"error": error.as_dict()})
+            self.channel.fail(token, str(error.code), error.message)
+        except Exception as error:
+            self.log.exception("job crashed")
+            self.channel.fail(token, str(ErrorCode.INTERNAL), f"{type(error).__name__}: {error}"[:2000])
+        finally:
+            heartbeat.stopped.set()
+            heartbeat.join(timeout=self.settings.heartbeat_interval + 5)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _transcribe(self, job: JobMessage, token: str, progress: Progress, scratch: Path) -> dict[str, str]:
+        progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
+        source = self._download(job, scratch)
+        progress.set(Stage.DECODING, DOWNLOAD, 1.0)
+        result = self.pipeline.run(source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction))
+        progress.set(Stage.WRITING, DELIVERY, 0.0)
+        stem = output_stem(job.file_name)
+        files = write_formats(result, job.options.get("formats") or DEFAULT_FORMATS, scratch / "out", stem, job.options)
+        return self._deliver(job, token, result, files, stem, progress)
+
+    def _download(self, job: JobMessage, scratch: Path) -> Path:
+        """The exact version that was probed: by version id, or by ETag when the bucket is unversioned."""
+        target = scratch / "input" / "media"
+        target.parent.mkdir(parents=True)
+        extra = {"VersionId": job.version_id} if job.version_id else ({"IfMatch": job.etag} if job.etag else {})
+        try:
+            body = self.s3.get_object(Bucket=job.bucket, Key=job.key, **extra)["Body"]
+            with open(target, "wb") as out:
+                shutil.copyfileobj(body, out, length=1024 * 1024)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code in ("PreconditionFailed", "412", "NoSuchKey", "404", "NoSuchVersion"):
+                raise ScribefleetError(
+                    ErrorCode.INPUT_CHANGED, f"the uploaded file was replaced or deleted before processing ({code})"
+                ) from None
+            raise
+        return target
+
+    def _deliver(self, job, token, result: TranscriptResult, files: dict[str, Path], stem: str, progress: Progress) -> dict[str, str]:
+        """Commit (only while holding the token), then upload; result.json last so its presence means complete."""
+        prefix = output_prefix(job.user_id, job.transcript_id)
+        bucket = self.settings.output_bucket
+        outputs = {fmt: f"s3://{bucket}/{prefix}{path.name}" for fmt, path in files.items()}
+        outputs["result"] = f"s3://{bucket}/{prefix}result.json"
+        self.channel.commit(job, token, outputs)
+        for done, (fmt, path) in enumerate(files.items()):
+            progress.set(Stage.UPLOADING, DELIVERY, (done + 1) / (len(files) + 1))
+            self.s3.upload_file(str(path), bucket, prefix + path.name)
+        summary = {"processId": job.process_id, "outputs": outputs, **result.to_dict()}
+        self.s3.put_object(Bucket=bucket, Key=prefix + "result.json", Body=json.dumps(summary).encode(), ContentType="application/json")
+        return outputs
+
+    # ---- termination ----------------------------------------------------------------------------------------
+    def on_terminate(self, *_: Any) -> None:
+        """SIGTERM (scale-in, spot notice, systemd stop): hand the job back at once so the retry starts now."""
+        self.stopping.set()
+        current = self.current
+        if current is not None:
+            job, token = current
+            self.log.warning("terminating mid-job; reporting WorkerLost", extra={"process_id": job.process_id})
+            self.channel.fail(token, str(ErrorCode.WORKER_LOST), "the worker was shut down (scale-in or spot interruption)")
+        raise SystemExit(0)
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.on_terminate)
+
+    def _delete(self, message: dict) -> None:
+        self.sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -1,0 +1,1 @@
+"""Local tooling: the emulated AWS stack (moto) built from template.yaml, the local fleet, helpers."""

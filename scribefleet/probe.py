@@ -1,0 +1,188 @@
+"""probe_media: decide whether an upload can be transcribed, before any GPU time is spent on it.
+
+Reads only what it needs: a HEAD for size/metadata and the few byte ranges mutagen seeks to for the container
+headers (an MP4 whose index sits at the end costs two small ranged GETs, not a download).
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+import mutagen
+from botocore.exceptions import ClientError
+
+from scribefleet.contract import ErrorCode, ScribefleetError, parse_event_key, parse_input_key
+from scribefleet.options import parse_options
+
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska/WebM: mutagen has no reader; the worker's bounded decode is authoritative
+MATROSKA_ASSUMED_BYTES_PER_SECOND = 16_000  # 128 kbit/s: a conservative duration estimate for scaling
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_bytes: int = 5 * 1024**3
+    max_audio_seconds: int = 6 * 3600
+    heartbeat_seconds: int = 30
+    claim_timeout_seconds: int = 6 * 3600
+    process_timeout_base_seconds: int = 900
+    process_timeout_per_audio_second: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] = os.environ) -> "Limits":
+        def pick(name: str, cast, default):
+            return cast(env[name]) if env.get(name) else default
+
+        d = cls()
+        return cls(
+            max_file_bytes=pick("MAX_FILE_BYTES", int, d.max_file_bytes),
+            max_audio_seconds=pick("MAX_AUDIO_SECONDS", int, d.max_audio_seconds),
+            heartbeat_seconds=pick("HEARTBEAT_SECONDS", int, d.heartbeat_seconds),
+            claim_timeout_seconds=pick("CLAIM_TIMEOUT_SECONDS", int, d.claim_timeout_seconds),
+            process_timeout_base_seconds=pick("PROCESS_TIMEOUT_BASE_SECONDS", int, d.process_timeout_base_seconds),
+            process_timeout_per_audio_second=pick(
+                "PROCESS_TIMEOUT_PER_AUDIO_SECOND", float, d.process_timeout_per_audio_second
+            ),
+        )
+
+    def for_audio(self, audio_seconds: float) -> dict[str, int]:
+        """Timeouts handed to the state machine (HeartbeatSecondsPath / TimeoutSecondsPath)."""
+        return {
+            "heartbeatSeconds": self.heartbeat_seconds,
+            "claimTimeoutSeconds": self.claim_timeout_seconds,
+            "processTimeoutSeconds": self.process_timeout_base_seconds
+            + math.ceil(audio_seconds * self.process_timeout_per_audio_second),
+        }
+
+
+class S3RangeFile(io.RawIOBase):
+    """A seekable read-only view of one S3 object version that fetches 256 KiB blocks on demand."""
+
+    BLOCK = 256 * 1024
+
+    def __init__(self, s3, bucket: str, key: str, size: int, version_id: str = ""):
+        self._s3, self._bucket, self._key, self._size, self._version = s3, bucket, key, size, version_id
+        self._pos = 0
+        self._blocks: dict[int, bytes] = {}
+        self.requests = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def _block(self, index: int) -> bytes:
+        if index not in self._blocks:
+            start = index * self.BLOCK
+            end = min(self._size, start + self.BLOCK) - 1
+            extra = {"VersionId": self._version} if self._version else {}
+            body = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **extra)
+            self._blocks[index] = body["Body"].read()
+            self.requests += 1
+        return self._blocks[index]
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        chunks = []
+        while self._pos < end:
+            index, offset = divmod(self._pos, self.BLOCK)
+            chunk = self._block(index)[offset : offset + (end - self._pos)]
+            if not chunk:
+                break
+            chunks.append(chunk)
+            self._pos += len(chunk)
+        return b"".join(chunks)
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def resolve_object(s3, bucket: str, key: str, version_id: str = "") -> tuple[str, dict[str, Any]]:
+    """HEAD the key as the event gave it, then its URL-decoded form (S3 notifications encode keys, EventBridge
+    examples show them raw: we do not guess). With a version id, the uploaded version is the one probed."""
+    extra = {"VersionId": version_id} if version_id else {}
+    for candidate in dict.fromkeys((key, unquote_plus(key))):
+        try:
+            return candidate, s3.head_object(Bucket=bucket, Key=candidate, **extra)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound", "NoSuchVersion", "400"):
+                raise
+    raise ScribefleetError(ErrorCode.INPUT_CHANGED, f"the uploaded object {key!r} no longer exists (deleted or replaced)")
+
+
+def measure_duration(fileobj: S3RangeFile, file_name: str) -> tuple[float, str, bool]:
+    """(seconds, container, estimated?) from container headers; raises UnsupportedMedia / NoAudio."""
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if head == EBML_MAGIC:
+        return fileobj._size / MATROSKA_ASSUMED_BYTES_PER_SECOND, "matroska", True
+    try:
+        media = mutagen.File(fileobj, filename=file_name)
+    except mutagen.MutagenError as error:
+        if "audio" in str(error).lower() and "track" in str(error).lower():
+            raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track")
+        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} is not a readable audio/video file ({error})")
+    except Exception as error:  # mutagen raises assorted errors on hostile headers
+        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} has a corrupt header ({type(error).__name__})")
+    if media is None or media.info is None:
+        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} is not an audio or video format we can read")
+    length = float(getattr(media.info, "length", 0) or 0)
+    if not math.isfinite(length) or length <= 0:
+        raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} contains no audio (duration 0 s)")
+    return length, type(media).__name__.lower(), False
+
+
+def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str, Any]:
+    """The ProbeMedia state: {"accepted": True, media, options, limits} or {"accepted": False, error}."""
+    source = execution_input["input"]
+    try:
+        parse_event_key(source["key"])  # a malformed key is rejected before anything is read
+        key, head = resolve_object(s3, source["bucket"], source["key"], source.get("versionId", ""))
+        parsed = parse_input_key(key)
+        size = int(head["ContentLength"])
+        if size == 0:
+            raise ScribefleetError(ErrorCode.EMPTY_FILE, f"{parsed.file_name!r} is empty (0 bytes)")
+        if size > limits.max_file_bytes:
+            raise ScribefleetError(
+                ErrorCode.FILE_TOO_LARGE, f"{parsed.file_name!r} is {size} bytes; the limit is {limits.max_file_bytes}"
+            )
+        options = parse_options(head.get("Metadata", {}))
+        reader = S3RangeFile(s3, source["bucket"], key, size, source.get("versionId", ""))
+        seconds, container, estimated = measure_duration(reader, parsed.file_name)
+        if seconds > limits.max_audio_seconds:
+            raise ScribefleetError(
+                ErrorCode.AUDIO_TOO_LONG,
+                f"{parsed.file_name!r} is {seconds / 60:.0f} min long; the limit is {limits.max_audio_seconds / 60:.0f} min",
+            )
+    except ScribefleetError as error:
+        return {"accepted": False, "error": error.as_dict()}
+    audio_seconds = round(seconds, 3)
+    return {
+        "accepted": True,
+        "media": {
+            "key": key,
+            "versionId": head.get("VersionId") or source.get("versionId") or "",
+            "etag": head.get("ETag", "").strip('"'),
+            "size": size,
+            "audioSeconds": audio_seconds,
+            "container": container,
+            "durationEstimated": estimated,
+            "rangeRequests": reader.requests,
+        },
+        "options": options,
+        "limits": limits.for_audio(audio_seconds),
+    }

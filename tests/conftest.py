@@ -1,0 +1,18 @@
+"""Test-wide settings: fake AWS identity for moto (never real credentials), offline models, no telemetry."""
+import os
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_TRACE_DISABLED="1",
+    POWERTOOLS_METRICS_NAMESPACE="Scribefleet",
+    POWERTOOLS_SERVICE_NAME="scribefleet",
+    PYANNOTE_METRICS_ENABLED="0",
+    HF_HUB_OFFLINE="1",
+    TRANSFORMERS_OFFLINE="1",
+)
+for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(name, None)

@@ -1,0 +1,102 @@
+"""Workflow tier: the real ASL executed by moto, real Lambdas in-process, real worker agents with a fake pipeline."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import boto3
+import pytest
+from aws_lambda_powertools import Logger
+from moto import mock_aws
+
+from gpu_worker.agent import Agent, AgentSettings
+from gpu_worker.fleet import ProcessFleet
+from gpu_worker.protocol import JobChannel
+from gpu_worker.result import Segment, TranscriptResult, Word
+from sam import moto_patches
+from scribefleet.contract import Stage
+from tests.support.aws import REGION, REPO, Stack, build_stack, object_created_event
+
+
+class FakePipeline:
+    """Stands in for diarization + transcription: takes `seconds`, reports progress, returns a fixed transcript."""
+
+    def __init__(self, seconds: float = 0.3, error: Exception | None = None, gate: threading.Event | None = None):
+        self.seconds, self.error, self.gate = seconds, error, gate
+        self.runs = 0
+
+    def run(self, audio_path, options, progress):
+        self.runs += 1
+        steps = 6
+        for i in range(steps):
+            progress(Stage.TRANSCRIBING if i > 2 else Stage.DIARIZING, i / steps)
+            if self.gate is not None:
+                self.gate.wait()
+            time.sleep(self.seconds / steps)
+        if self.error is not None:
+            raise self.error
+        words = [Word(0.0, 0.4, " Hello", 0.9, "SPEAKER_00"), Word(0.5, 0.9, " world.", 0.9, "SPEAKER_00")]
+        return TranscriptResult(
+            language="en", duration=1.0, segments=[Segment(0.0, 0.9, "Hello world.", "SPEAKER_00", words)],
+            speakers=["SPEAKER_00"], model="fake", diarizer="fake",
+        )
+
+
+@dataclass
+class Worker:
+    agent: Agent
+    thread: threading.Thread
+    outcome: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        self.agent.stopping.set()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def aws():
+    with mock_aws(config=moto_patches.MOTO_CONFIG):
+        yield
+
+
+@pytest.fixture
+def stack(aws) -> Stack:
+    return build_stack()
+
+
+@pytest.fixture
+def start_worker(stack):
+    workers: list[Worker] = []
+
+    def start(pipeline=None, worker_id: str | None = None, heartbeat_interval: float = 0.3, idle_timeout: float = 300.0) -> Worker:
+        worker_id = worker_id or f"i-{len(workers):04d}"
+        settings = AgentSettings(queue_url=stack.queue_url, output_bucket=stack.output_bucket, heartbeat_interval=heartbeat_interval, idle_timeout=idle_timeout, poll_seconds=1)
+        channel = JobChannel(boto3.client("stepfunctions", region_name=REGION), stack.table, worker_id, token_wait_seconds=10)
+        agent = Agent(settings, boto3.client("sqs", region_name=REGION), boto3.client("s3", region_name=REGION), channel,
+                      ProcessFleet(worker_id), pipeline or FakePipeline(), Logger(service="gpu_worker"))
+        worker = Worker(agent, threading.Thread(target=lambda: worker.outcome.append(agent.run()), daemon=True))
+        worker.thread.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.agent.stopping.set()
+    for worker in workers:
+        worker.thread.join(timeout=10)
+
+
+@pytest.fixture
+def upload(stack):
+    """Put an object into the input bucket and deliver its EventBridge event to the StartJob handler, as AWS would."""
+    start_job = moto_patches.load_handler(REPO / "functions" / "start_job")
+
+    def put(key: str, body: bytes, metadata: dict | None = None, deliver: int = 1) -> list[dict]:
+        head = stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body, Metadata=metadata or {})
+        head = stack.s3.head_object(Bucket=stack.input_bucket, Key=key, VersionId=head["VersionId"])
+        event = object_created_event(stack.input_bucket, key, head)
+        with moto_patches.function_environment({"STATE_MACHINE_ARN": stack.state_machine_arn}):
+            return [start_job(event, moto_patches.lambda_context_for("start_job")) for _ in range(deliver)]
+
+    return put

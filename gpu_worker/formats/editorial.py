@@ -20,8 +20,9 @@ SPEAKER_COLORS = ("red", "green", "blue", "cyan", "magenta", "yellow", "white", 
 AVID_TRACK = "V1"
 AVID_USER = "scribefleet"
 EDL_COMMENT_WIDTH = 72  # EDL lines stay short: many conform tools read fixed-width 80-column lines
-# Comment lines the CMX reader would take for commands (clip names, locators, motion, CDL) if text began with them.
-_EDL_KEYWORDS = re.compile(r"^\s*(\*|FROM\b|TO\b|LOC\b|M2\b|ASC_|FCM\b|TITLE\b|SPLIT\b)", re.IGNORECASE)
+# Comment lines a CMX reader would take for commands (clip names, locators, motion, CDL) if text began with them
+# (OpenTimelineIO's reader matches these prefixes case-sensitively); such lines get a "- " in front.
+_EDL_KEYWORDS = re.compile(r"^(\*|FROM CLIP|FROM FILE|TO CLIP|LOC|M2|ASC_SOP|ASC_SAT|OTIO REFERENCE)")
 
 
 def _start_frames(rate: FrameRate, options: dict[str, Any]) -> int:

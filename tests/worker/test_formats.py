@@ -165,6 +165,8 @@ def check_cues(cues: list[ParsedCue], result: TranscriptResult, *, srt_style: bo
             assert cue.end - cue.start <= MAX_CUE_S * 1000 + 1
         prev_end = cue.end
     assert at == len(words), "words missing from the subtitles"
+    for cue, nxt in zip(cues, cues[1:] + [None]):  # short cues stay up for the minimum reading time where there is room
+        assert cue.end >= min(cue.start + MIN_CUE_S * 1000, nxt.start if nxt else float("inf"))
 
 
 def test_srt_and_vtt_read_back_with_their_own_readers(interview, tmp_path):
@@ -212,12 +214,13 @@ def test_long_run_without_punctuation_and_an_overlong_word(tmp_path):
 def test_overlapping_speech_never_gives_overlapping_cues(tmp_path):
     result = make_result([("SPEAKER_00", "I think that we should go. Now."), ("SPEAKER_01", "No way, not yet.")], gap=0)
     a, b = result.segments[1], result.segments[2]  # "Now." and Bob's first words overlap by 0.3 s
-    shift = a.end - b.start + 0.3
+    shift = b.start - a.end + 0.3
     for seg in result.segments[2:]:
         seg.start -= shift
         seg.end -= shift
         for w in seg.words:
             w.start, w.end = w.start - shift, w.end - shift
+    assert result.segments[2].start < result.segments[1].end
     cues = read_srt(write(result, tmp_path, ["srt"])["srt"])
     assert all(p.end <= c.start for p, c in zip(cues, cues[1:]))
     assert all(c.end > c.start for c in cues)
@@ -279,7 +282,7 @@ def test_docx_script_names_bold_timecode_text(interview, tmp_path):
 
 
 # ---------------------------------------------------------------- editor formats
-_KEYWORD = re.compile(r"^(\*|FROM\b|TO\b|LOC\b|M2\b|ASC_|FCM\b|TITLE\b|SPLIT\b)", re.IGNORECASE)
+_KEYWORD = re.compile(r"^(\*|FROM CLIP|FROM FILE|TO CLIP|LOC|M2|ASC_SOP|ASC_SAT|OTIO REFERENCE)")
 
 
 def read_edl(path: Path, rate: float) -> tuple[list[otio.schema.Clip], list[int]]:
@@ -326,6 +329,17 @@ def test_edl_reads_back_one_event_per_turn(interview, tmp_path, rate):
         assert Timecode(str(rate), tc).frames - 1 == frames(words[0].start, rate)
     if not drop:  # the adapter's locator pattern only knows ':' timecodes
         assert [m.name for c in clips for m in c.markers] == [name.upper() for name, _ in expected]
+
+
+def test_edl_text_that_looks_like_edl_commands_stays_text(tmp_path):
+    script = [("A", "LOCATIONS are booked."), ("B", "M2 motorway is closed."), ("A", "To be honest, FROM CLIP one."),
+              ("B", "* stars * everywhere.")]
+    result = make_result(script)
+    path = write(result, tmp_path, ["edl"])["edl"]
+    clips, _ = read_edl(path, 25)
+    assert [edl_text(c) for c in clips] == [text for _, text in script]
+    assert [len(c.markers) for c in clips] == [1, 1, 1, 1]  # no text line was taken for a locator
+    assert "* To be honest" in path.read_text()
 
 
 @pytest.mark.parametrize("rate", [25, 29.97])

@@ -1,0 +1,351 @@
+"""Discrete-event simulation of the fleet, driven by the real scaler (`scaling.decide`) and the worker's rules.
+
+What is modelled, and how it maps to the product:
+- An upload becomes a QUEUED job and the scaler runs (ProbeMedia -> RecordJob -> ScaleFleet) before the job's
+  message reaches the queue (WaitForWorker), so the scaler always sees the new job as queued.
+- The ASG launches instances while desired > alive; an instance polls after `boot_s` (or `warm_start_s` when it
+  comes from the warm pool, which the ASG then refills with a cold boot that is billed too).
+- A polling worker claims the next job (FIFO, or longest first) and is busy for audio / rtf + job overhead.
+- The worker retirement rule: idle for `idle_timeout_s` with an empty queue -> terminate + decrement desired.
+- Worker deaths (`kill_at`): the busy worker with the most work left dies; its job goes back to the queue after
+  the heartbeat timeout (a retry, which runs ScaleFleet again, as the state machine's Parallel retry does); the
+  ASG replaces the dead instance (desired is unchanged). After `max_attempts` the job fails.
+- Billing: per second with EC2's 60 s minimum, from launch to termination.
+- Optional splitting (`split_chunk_s`): files longer than that become chunks of equal length (+ overlap), each a
+  queue item; the file completes `merge_s` after its last chunk.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+from scribefleet.scaling import FleetState, PolicyParams, decide
+from scribefleet.workloads import Upload
+
+ORDERS = ("fifo", "longest", "aged")
+G4DN_XLARGE_PER_HOUR = 0.526  # on-demand us-east-1, Linux
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    policy: str = "seed"
+    order: str = "fifo"
+    rtf: float = 15.0  # the seed's ~15x on a T4 (g4dn.xlarge)
+    boot_s: float = 90.0
+    warm_pool: int = 0  # instances kept stopped in the ASG warm pool
+    warm_start_s: float = 30.0
+    max_size: int = 10
+    idle_timeout_s: float = 600.0  # gpu_worker/config.py WorkerConfig.idle_timeout default
+    job_overhead_s: float = 0.0
+    heartbeat_timeout_s: float = 30.0
+    max_attempts: int = 3
+    age_weight: float = 1.0  # "aged" order: seconds of upload time one second of work is worth
+    kill_at: tuple[float, ...] = ()
+    price_per_hour: float = G4DN_XLARGE_PER_HOUR
+    min_billed_s: float = 60.0
+    split_chunk_s: float = 0.0  # 0 = never split
+    split_overlap_s: float = 30.0  # audio processed twice at each chunk boundary (speaker linking context)
+    merge_s: float = 10.0  # stitching chunk transcripts and linking speakers
+    params: PolicyParams | None = None  # what the policy believes; None = the simulated truth
+
+    def policy_params(self) -> PolicyParams:
+        if self.params is not None:
+            return self.params
+        return PolicyParams(
+            rtf=self.rtf, boot_seconds=self.boot_s, warm_start_seconds=self.warm_start_s,
+            job_overhead_seconds=self.job_overhead_s,
+        )
+
+
+@dataclass(frozen=True)
+class SimResult:
+    config: SimConfig
+    files: int
+    makespan: float  # first upload -> last file completed
+    latencies: tuple[float, ...]  # per completed file: completed - uploaded
+    machine_seconds: float  # instance run time, launch to termination (incl. warm-pool refills)
+    billed_seconds: float
+    cost: float
+    lower_bound: float
+    launches: int
+    peak_machines: int
+    retries: int
+    failed: int
+    scaler_calls: int
+    trace: tuple[str, ...] = ()
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.latencies, 50)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.latencies, 95)
+
+    @property
+    def machine_minutes(self) -> float:
+        return self.machine_seconds / 60
+
+    @property
+    def ratio(self) -> float:
+        return self.makespan / self.lower_bound if self.lower_bound else math.nan
+
+
+def percentile(values: tuple[float, ...] | list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def lower_bound(items: list[tuple[float, float]], machines: int, boot: float) -> float:
+    """No schedule of unsplittable jobs `(arrival, work)` on `machines` that start booting at the first upload
+    can end sooner: max(boot + total work / machines, max over jobs of (max(arrival, boot) + work)). For a batch
+    this is the issue's max(boot + total work / machines, boot + longest job)."""
+    if not items:
+        return 0.0
+    t0 = min(a for a, _ in items)
+    by_volume = boot + sum(w for _, w in items) / machines
+    by_job = max(max(a - t0, boot) + w for a, w in items)
+    return max(by_volume, by_job)
+
+
+@dataclass
+class _Job:
+    id: int
+    file: int
+    audio: float
+    work: float
+    arrival: float
+    attempts: int = 0
+    queued_at: float = 0.0  # FIFO position: a retry goes to the back of the queue (a new SQS message)
+    done_at: float | None = None
+
+
+@dataclass
+class _Machine:
+    id: int
+    launched: float
+    state: str = "booting"  # booting | idle | busy | gone
+    job: _Job | None = None
+    job_end: float = 0.0
+    idle_since: float = 0.0
+    gone_at: float | None = None
+
+
+# Event priorities at equal times: completions and boots first (a machine freed at t can take a job that
+# arrives at t), then deaths, requeues, uploads, and idle checks last (a job arriving at t keeps a worker).
+_BOOTED, _FINISH, _DEATH, _REQUEUE, _UPLOAD, _REFILL, _IDLE = range(7)
+
+
+@dataclass
+class _Sim:
+    uploads: list[Upload]
+    cfg: SimConfig
+    trace_on: bool = False
+    now: float = 0.0
+    events: list = field(default_factory=list)
+    seq: int = 0
+    queue: list[_Job] = field(default_factory=list)
+    machines: list[_Machine] = field(default_factory=list)
+    desired: int = 0
+    pool: int = 0
+    refill_seconds: float = 0.0
+    retries: int = 0
+    failed: set = field(default_factory=set)
+    scaler_calls: int = 0
+    peak: int = 0
+    trace: list[str] = field(default_factory=list)
+
+    def at(self, t: float, kind: int, data=None) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, kind, self.seq, data))
+
+    def log(self, text: str) -> None:
+        if self.trace_on:
+            self.trace.append(f"{self.now:8.1f}s  {text}")
+
+    def alive(self) -> list[_Machine]:
+        return [m for m in self.machines if m.state != "gone"]
+
+    # --- the fleet -------------------------------------------------------------------------------------------
+    def scale(self, trigger: str) -> None:
+        alive = self.alive()
+        busy = [m for m in alive if m.state == "busy"]
+        in_service = sum(1 for m in alive if m.state != "booting")
+        state = FleetState(
+            queued_files=len(self.queue),
+            queued_audio_seconds=sum(j.audio for j in self.queue),
+            busy_workers=len(busy),
+            in_service=in_service,
+            desired=self.desired,
+            max_size=self.cfg.max_size,
+            booting=max(0, self.desired - in_service),
+            busy_remaining_seconds=sum(max(0.0, m.job_end - self.now) * self.cfg.rtf for m in busy),
+            warm_available=self.pool,
+            queued_longest_seconds=max((j.audio for j in self.queue), default=0.0),
+        )
+        decision = decide(state, self.cfg.policy, self.cfg.policy_params())
+        self.scaler_calls += 1
+        self.log(f"ScaleFleet on {trigger}: {decision.reason}")
+        self.desired = decision.desired
+        self.reconcile()
+
+    def reconcile(self) -> None:
+        """The ASG launches instances until alive == desired."""
+        while len(self.alive()) < self.desired:
+            m = _Machine(len(self.machines), self.now)
+            self.machines.append(m)
+            warm = self.pool > 0
+            if warm:
+                self.pool -= 1
+                self.at(self.now + self.cfg.boot_s, _REFILL)  # the ASG prepares a replacement pool instance
+            self.at(self.now + (self.cfg.warm_start_s if warm else self.cfg.boot_s), _BOOTED, m)
+            self.log(f"launch m{m.id} ({'warm pool' if warm else 'cold'}); desired {self.desired}")
+        self.peak = max(self.peak, len(self.alive()))
+
+    def dispatch(self) -> None:
+        """Idle workers (longest-idle first, as long polls are answered) claim queued jobs in the chosen order."""
+        idle = sorted((m for m in self.machines if m.state == "idle"), key=lambda m: (m.idle_since, m.id))
+        for m in idle:
+            if not self.queue:
+                break
+            job = min(self.queue, key=self.claim_key)
+            self.queue.remove(job)
+            job.attempts += 1
+            m.state, m.job, m.job_end = "busy", job, self.now + job.work
+            self.at(m.job_end, _FINISH, m)
+            self.log(f"m{m.id} claims job {job.id} ({job.audio:.0f}s audio, {job.work:.1f}s work, attempt {job.attempts})")
+
+    def claim_key(self, job: _Job) -> tuple[float, int]:
+        """Smallest first. fifo: upload time; longest: most work; aged: upload time - age_weight x work, a static
+        key (a GSI sort key would do) that is longest-first among files uploaded together and FIFO across files
+        uploaded further apart than the weighted difference of their work."""
+        if self.cfg.order == "longest":
+            return (-job.work, job.id)
+        if self.cfg.order == "aged":
+            return (job.arrival - self.cfg.age_weight * job.work, job.id)
+        return (job.queued_at, job.id)
+
+    def go_idle(self, m: _Machine) -> None:
+        m.state, m.job, m.idle_since = "idle", None, self.now
+        self.dispatch()
+        if m.state == "idle":
+            self.at(self.now + self.cfg.idle_timeout_s, _IDLE, (m, m.idle_since))
+
+    # --- events ----------------------------------------------------------------------------------------------
+    def handle(self, kind: int, data) -> None:
+        if kind == _UPLOAD:
+            data.queued_at = self.now
+            self.queue.append(data)
+            self.scale("upload")
+            self.dispatch()
+        elif kind == _REQUEUE:
+            job: _Job = data
+            if job.attempts >= self.cfg.max_attempts:
+                self.failed.add(job.file)
+                self.log(f"job {job.id} FAILED after {job.attempts} attempts")
+                return
+            self.retries += 1
+            job.queued_at = self.now
+            self.queue.append(job)
+            self.scale("retry")
+            self.dispatch()
+        elif kind == _BOOTED:
+            m: _Machine = data
+            if m.state == "booting":
+                self.log(f"m{m.id} polling")
+                self.go_idle(m)
+        elif kind == _FINISH:
+            m = data
+            if m.state == "busy" and m.job_end == self.now:
+                m.job.done_at = self.now
+                self.log(f"m{m.id} finished job {m.job.id}")
+                self.go_idle(m)
+        elif kind == _IDLE:
+            m, since = data
+            if m.state == "idle" and m.idle_since == since and not self.queue:
+                m.state, m.gone_at = "gone", self.now
+                self.desired -= 1  # terminate_instance_in_auto_scaling_group(ShouldDecrementDesiredCapacity=True)
+                self.log(f"m{m.id} retires after {self.cfg.idle_timeout_s:.0f}s idle; desired {self.desired}")
+        elif kind == _DEATH:
+            busy = [m for m in self.machines if m.state == "busy"]
+            if not busy:
+                self.log("kill: no busy worker")
+                return
+            m = max(busy, key=lambda b: (b.job_end, -b.id))
+            job, m.state, m.gone_at, m.job = m.job, "gone", self.now, None
+            self.log(f"m{m.id} dies with job {job.id}; heartbeat timeout at +{self.cfg.heartbeat_timeout_s:.0f}s")
+            self.at(self.now + self.cfg.heartbeat_timeout_s, _REQUEUE, job)
+            self.reconcile()  # the ASG replaces the unhealthy instance; desired is unchanged
+        elif kind == _REFILL:
+            self.pool += 1
+            self.refill_seconds += self.cfg.boot_s
+
+    def run(self) -> SimResult:
+        cfg = self.cfg
+        if cfg.order not in ORDERS:
+            raise ValueError(f"unknown job order {cfg.order!r}; known: {', '.join(ORDERS)}")
+        self.pool = cfg.warm_pool
+        jobs, files = self.make_jobs()
+        for job in jobs:
+            self.at(job.arrival, _UPLOAD, job)
+        for t in cfg.kill_at:
+            self.at(t, _DEATH)
+        while self.events:
+            self.now, kind, _, data = heapq.heappop(self.events)
+            self.handle(kind, data)
+        return self.result(jobs, files)
+
+    def make_jobs(self) -> tuple[list[_Job], list[Upload]]:
+        cfg = self.cfg
+        files = sorted(self.uploads, key=lambda u: u.at)
+        jobs: list[_Job] = []
+        self.split_files: set[int] = set()
+        for i, up in enumerate(files):
+            n = math.ceil(up.audio_seconds / cfg.split_chunk_s) if cfg.split_chunk_s > 0 else 1
+            if n > 1:
+                self.split_files.add(i)
+            audio = up.audio_seconds / n + (cfg.split_overlap_s if n > 1 else 0.0)
+            for _ in range(n):
+                jobs.append(_Job(len(jobs), i, audio, audio / cfg.rtf + cfg.job_overhead_s, up.at))
+        return jobs, files
+
+    def result(self, jobs: list[_Job], files: list[Upload]) -> SimResult:
+        cfg = self.cfg
+        done: dict[int, float] = {}
+        for job in jobs:
+            if job.file not in self.failed:
+                done[job.file] = max(done.get(job.file, 0.0), job.done_at)
+        finish = {f: t + (cfg.merge_s if f in self.split_files else 0.0) for f, t in done.items()}
+        t0 = files[0].at if files else 0.0
+        lives = [(m.gone_at if m.gone_at is not None else self.now) - m.launched for m in self.machines]
+        refills = self.refill_seconds
+        billed = sum(max(cfg.min_billed_s, life) for life in lives) + refills
+        first_boot = cfg.warm_start_s if cfg.warm_pool > 0 else cfg.boot_s
+        return SimResult(
+            config=cfg,
+            files=len(files),
+            makespan=max(finish.values(), default=t0) - t0,
+            latencies=tuple(finish[f] - files[f].at for f in sorted(finish)),
+            machine_seconds=sum(lives) + refills,
+            billed_seconds=billed,
+            cost=billed / 3600 * cfg.price_per_hour,
+            lower_bound=lower_bound([(j.arrival, j.work) for j in jobs], cfg.max_size, first_boot),
+            launches=len(self.machines),
+            peak_machines=self.peak,
+            retries=self.retries,
+            failed=len(self.failed),
+            scaler_calls=self.scaler_calls,
+            trace=tuple(self.trace),
+        )
+
+
+def simulate(uploads: list[Upload], config: SimConfig | None = None, trace: bool = False) -> SimResult:
+    """Runs one workload through the fleet until every file is done or failed and every instance has retired."""
+    return _Sim(list(uploads), config or SimConfig(), trace_on=trace).run()

@@ -3,7 +3,22 @@
     paths = write_formats(result, ["srt", "docx"], Path(tmp), "interview", options)
 
 Writers take plain data (a TranscriptResult and the validated options) and only write files; every format
-can be read back by the field's own tools (see tests/worker/test_formats.py).
+can be read back by the field's own tools (see tests/worker/test_formats.py). All text is UTF-8.
+
+  txt           a paragraph per speaker turn under `Name [HH:MM:SS]` (text.py)
+  tsv           start<TAB>end<TAB>speaker<TAB>text per segment, times in ms, header row, no quoting (text.py)
+  json          TranscriptResult.to_dict() + format_version (text.py)
+  srt, vtt      cues built once from the words (subtitles.py): max_line_chars (42), max_lines (2), ≤ 6 s,
+                ≥ 0.8 s where there is room, split at speaker change / sentence end / 1.5 s pause, no overlaps;
+                SRT puts `[Name] ` where the speaker changes, VTT a `<v Name>` span on every cue
+  docx          title, then per turn: name (bold), SMPTE timecode, text (document.py, python-docx)
+  edl           CMX 3600 via OpenTimelineIO's adapter: one event per turn on reel AX, a locator with the
+                speaker, the words as comment lines, FCM line for drop-frame (editorial.py)
+  avid_markers  Media Composer marker list: user, TC, track, colour, comment, duration (frames) (editorial.py)
+
+Speakers are labelled when there are two or more, or when the user named them (speaker_names).
+Timecodes use `frame_rate` (default 25; 29.97/59.94 drop-frame, 23.976 non-drop) from media time 0, or from
+`start_timecode` (e.g. "01:00:00:00") when that key is present in the options dict.
 """
 from __future__ import annotations
 

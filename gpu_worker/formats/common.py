@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from timecode import Timecode
@@ -28,12 +28,12 @@ def clean(text: str) -> str:
 
 
 def segment_words(segment: Segment) -> list[Word]:
-    """The segment's words with text; a segment that carries only text gets words spread over its span by length.
+    """The segment's words with clean text; a segment that carries only text gets words spread over its span by length.
 
     The fallback keeps subtitles honest for results merged without word timestamps.
     """
-    words = [w for w in segment.words if w.text.strip()]
-    if words or not segment.text.strip():
+    words = [replace(w, text=(" " if w.text[:1].isspace() else "") + clean(w.text)) for w in segment.words if clean(w.text)]
+    if words or not clean(segment.text):
         return words
     tokens = re.findall(r"\s*\S+", segment.text)
     total = sum(len(t.strip()) for t in tokens)

@@ -96,6 +96,11 @@ def write_avid_markers(result: TranscriptResult, path: Path, options: dict[str, 
     """Media Composer's marker list text (Markers window → Import Markers), the layout its own export writes:
     one line per marker, tab separated: user, timecode, track, colour, comment, duration in frames.
 
+    Followed: Media Composer exports published in public repositories (e.g. adamhawkey/EDL_tools shows
+    `Name<TAB>01:01:07:21<TAB>V1<TAB>red<TAB>comment<TAB>1`) and parsers of the format that name the same six
+    fields; newer Media Composer versions append further optional columns, which are left out here.
+    Not checked against Media Composer itself (none here).
+
     One spanned marker per speaker turn, coloured per speaker, comment `Name: words`.
     """
     rate = FrameRate.of(options.get("frame_rate"))

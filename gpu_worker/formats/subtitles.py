@@ -16,7 +16,7 @@ from typing import Any
 import srt
 import webvtt
 
-from gpu_worker.formats.common import segment_words, show_speakers
+from gpu_worker.formats.common import clean, segment_words, show_speakers
 from gpu_worker.result import TranscriptResult, Word
 
 _SENTENCE_END = re.compile(r"[.!?…。！？]['\"’”»)\]]*$")
@@ -129,9 +129,10 @@ def build_cues(result: TranscriptResult, rules: CueRules) -> list[Cue]:
     labelled = show_speakers(result)
     cues: list[Cue] = []
     for speaker, words in _runs(result, rules):
-        name = result.speaker_display(speaker) if labelled else ""
-        for piece in _split_run(words, rules, len(srt_prefix(name)) if not cues or cues[-1].speaker != speaker else 0):
-            first = not cues or cues[-1].speaker != speaker
+        name = clean(result.speaker_display(speaker)) if labelled else ""
+        new_turn = not cues or cues[-1].speaker != speaker
+        for k, piece in enumerate(_split_run(words, rules, len(srt_prefix(name)) if new_turn else 0)):
+            first = new_turn and k == 0
             lines = _balanced([w.text for w in piece], rules.max_line_chars, len(srt_prefix(name)) if first else 0)
             start, end = round(piece[0].start * 1000), round(piece[-1].end * 1000)
             cues.append(Cue(start, max(end, start + 1), speaker, name, first, piece, lines))

@@ -26,6 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
+from gpu_worker.formats.common import FrameRate
 from gpu_worker.formats.document import write_docx
 from gpu_worker.formats.editorial import write_avid_markers, write_edl
 from gpu_worker.formats.subtitles import write_srt, write_vtt
@@ -66,6 +67,7 @@ def write_formats(
     if unknown:
         raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"unknown format(s): {', '.join(map(str, unknown))}; "
                                f"known: {', '.join(FORMAT_EXTENSIONS)}")
+    FrameRate.of(options.get("frame_rate"))  # a bad rate fails before any file exists, like an unknown format
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}

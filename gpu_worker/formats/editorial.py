@@ -14,6 +14,7 @@ from opentimelineio import opentime, schema
 
 from gpu_worker.formats.common import FrameRate, Turn, clean, speaker_turns
 from gpu_worker.result import TranscriptResult
+from scribefleet.contract import ErrorCode, ScribefleetError
 
 # Media Composer's marker colours; speakers cycle through the ones that read well on its timeline.
 SPEAKER_COLORS = ("red", "green", "blue", "cyan", "magenta", "yellow", "white", "black")
@@ -27,7 +28,10 @@ _EDL_KEYWORDS = re.compile(r"^(\*|FROM CLIP|FROM FILE|TO CLIP|LOC|M2|ASC_SOP|ASC
 
 def _start_frames(rate: FrameRate, options: dict[str, Any]) -> int:
     start = options.get("start_timecode")
-    return opentime.from_timecode(start, float(rate.exact)).to_frames() if start else 0
+    try:
+        return opentime.from_timecode(start, float(rate.exact)).to_frames() if start else 0
+    except (TypeError, ValueError) as error:
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"start_timecode {start!r}: {error}") from error
 
 
 def _turn_frames(turns: list[Turn], rate: FrameRate, offset: int) -> list[tuple[Turn, int, int]]:

@@ -33,7 +33,8 @@ class CueRules:
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "CueRules":
-        return cls(max_line_chars=options.get("max_line_chars", 42), max_lines=options.get("max_lines", 2))
+        return cls(max_line_chars=options.get("max_line_chars") or cls.max_line_chars,
+                   max_lines=options.get("max_lines") or cls.max_lines)
 
 
 @dataclass

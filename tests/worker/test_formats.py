@@ -425,6 +425,13 @@ def test_unknown_format_is_invalid_options_and_writes_nothing(interview, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("options", [{"frame_rate": 12}, {"frame_rate": "fast"}, {"start_timecode": "1 hour"}])
+def test_bad_timecode_options_are_invalid_options(interview, tmp_path, options):
+    with pytest.raises(ScribefleetError) as err:
+        write_formats(interview, ["avid_markers"], tmp_path, "x", options)
+    assert err.value.code == ErrorCode.INVALID_OPTIONS
+
+
 def test_write_formats_names_files_by_stem_and_extension(interview, tmp_path):
     paths = write(interview, tmp_path)
     assert {fmt: p.name for fmt, p in paths.items()} == {f: "interview take 1" + ext for f, ext in FORMAT_EXTENSIONS.items()}

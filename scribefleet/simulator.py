@@ -40,7 +40,7 @@ class SimConfig:
     job_overhead_s: float = 0.0
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 3
-    age_weight: float = 1.0  # "aged" order: seconds of upload time one second of work is worth
+    age_weight: float = 0.5  # "aged" order: seconds of upload time one second of work is worth (settled by simulation)
     kill_at: tuple[float, ...] = ()
     price_per_hour: float = G4DN_XLARGE_PER_HOUR
     min_billed_s: float = 60.0
@@ -73,6 +73,7 @@ class SimResult:
     retries: int
     failed: int
     scaler_calls: int
+    final_desired: int  # 0 once every worker has retired itself
     trace: tuple[str, ...] = ()
 
     @property
@@ -342,6 +343,7 @@ class _Sim:
             retries=self.retries,
             failed=len(self.failed),
             scaler_calls=self.scaler_calls,
+            final_desired=self.desired,
             trace=tuple(self.trace),
         )
 

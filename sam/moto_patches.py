@@ -8,6 +8,10 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    function's environment variables, so Task states run our code. Handlers share os.environ, so invocations are
    serialised with a lock.
 
+2. SendTaskFailure keeps its `cause` (`StepFunctionResponse.send_task_failure`): moto's response layer passes only
+   `error` to the backend, so a worker's readable reason ("the audio stream cannot be decoded") would never reach
+   the job item. We pass both, as AWS does.
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
 - a heartbeat timeout surfaces as `States.Timeout` (AWS: `States.HeartbeatTimeout`): the ASL catches both.
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
@@ -30,6 +34,8 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from moto.awslambda import models as lambda_models
+from moto.core.responses import ActionResult, EmptyResult
+from moto.stepfunctions import responses as sfn_responses
 
 REPO = Path(__file__).resolve().parent.parent
 Handler = Callable[[dict, Any], Any]
@@ -102,6 +108,13 @@ def _invoke_in_process(self: lambda_models.LambdaFunction, event: Any = None) ->
             return json.dumps(body), True, traceback.format_exc()
 
 
+def _send_task_failure_with_cause(self) -> ActionResult:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 def apply() -> None:
     """Install the patches (idempotent). Raises if moto no longer has what we patch."""
     global _applied
@@ -109,7 +122,10 @@ def apply() -> None:
         return
     if not callable(getattr(lambda_models.LambdaFunction, "_invoke_lambda", None)):
         raise RuntimeError("moto.awslambda LambdaFunction._invoke_lambda is gone: re-check sam/moto_patches.py for this moto version")
+    if not callable(getattr(sfn_responses.StepFunctionResponse, "send_task_failure", None)):
+        raise RuntimeError("moto StepFunctionResponse.send_task_failure is gone: re-check sam/moto_patches.py")
     lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
+    sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
     _applied = True
 
 

@@ -62,7 +62,7 @@ def aws():
 
 @pytest.fixture
 def stack(aws) -> Stack:
-    return build_stack()
+    return build_stack(limits={"MAX_FILE_BYTES": str(1024 * 1024)})
 
 
 @pytest.fixture

@@ -2,7 +2,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Attr
+
+from scribefleet.contract import ErrorCode, ScribefleetError
 from tests.support.media import wav_bytes
 from tests.workflow.conftest import FakePipeline
 
@@ -21,3 +28,136 @@ def test_happy_path_completes_with_outputs_in_item_and_execution(stack, upload, 
     assert set(output["outputs"]) == {"srt", "vtt", "json", "result"} == set(job["outputs"])
     keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.output_bucket)["Contents"]}
     assert keys == {"transcripts/u1/t1/take one.srt", "transcripts/u1/t1/take one.vtt", "transcripts/u1/t1/take one.json", "transcripts/u1/t1/result.json"}
+
+
+def _history_errors(stack, execution_arn: str) -> list[str]:
+    events = stack.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e.get("taskFailedEventDetails", e.get("executionFailedEventDetails", {})).get("error") for e in events if "Failed" in e["type"]]
+
+
+def test_worker_that_stops_heartbeating_is_replaced_and_second_worker_completes(stack, upload, start_worker):
+    frozen = threading.Event()  # never set: the first worker hangs mid-job, as a dead machine would
+    dead = start_worker(FakePipeline(gate=frozen), worker_id="i-dead", heartbeat_interval=3600)
+    started = upload("uploads/u1/t2/a.wav", wav_bytes(1.0))
+    wait_until(lambda: stack.job("u1-t2").get("workerId") == "i-dead", timeout=20)
+    healthy = start_worker(worker_id="i-healthy")
+    execution = stack.wait(started[0]["executionArn"], timeout=60)
+
+    assert execution["status"] == "SUCCEEDED"
+    job = stack.job("u1-t2")
+    assert job["status"] == "COMPLETED" and job["workerId"] == "i-healthy" and job["attempts"] == 2
+    assert healthy.agent.completed == 1 and dead.agent.completed == 0
+    # The dead worker wakes up late: its token was revoked, so it must not overwrite the new result.
+    before = stack.s3.get_object(Bucket=stack.output_bucket, Key="transcripts/u1/t2/result.json")["LastModified"]
+    frozen.set()
+    dead.stop()
+    after = stack.s3.get_object(Bucket=stack.output_bucket, Key="transcripts/u1/t2/result.json")["LastModified"]
+    assert before == after and stack.job("u1-t2")["status"] == "COMPLETED"
+
+
+def test_three_dead_workers_fail_the_job_with_a_reason_and_nothing_in_progress(stack, upload, start_worker):
+    frozen = threading.Event()
+    started = upload("uploads/u1/t3/a.wav", wav_bytes(1.0))
+    for attempt in range(3):
+        start_worker(FakePipeline(gate=frozen), worker_id=f"i-dead-{attempt}", heartbeat_interval=3600)
+        wait_until(lambda: stack.job("u1-t3").get("attempts", 0) == attempt + 1, timeout=30)
+    execution = stack.wait(started[0]["executionArn"], timeout=60)
+    frozen.set()
+
+    assert execution["status"] == "FAILED" and execution["error"] == "WorkerLost"
+    job = stack.job("u1-t3")
+    assert job["status"] == "FAILED" and job["attempts"] == 3
+    assert job["error"]["code"] == "WorkerLost" and "heartbeat" in job["error"]["message"]
+    assert not stack.table.scan(FilterExpression=Attr("status").eq("IN_PROGRESS"))["Items"]
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.output_bucket)
+
+
+def test_bad_input_reported_by_worker_fails_at_once_without_retry(stack, upload, start_worker):
+    start_worker(FakePipeline(error=ScribefleetError(ErrorCode.BAD_INPUT, "the audio stream cannot be decoded")))
+    started = upload("uploads/u1/t4/a.wav", wav_bytes(1.0))
+    execution = stack.wait(started[0]["executionArn"])
+
+    assert execution["status"] == "FAILED" and execution["error"] == "BadInput"
+    job = stack.job("u1-t4")
+    assert job["attempts"] == 1
+    assert job["error"] == {"code": "BadInput", "message": "the audio stream cannot be decoded"}
+
+
+def test_same_event_twice_gives_one_job_and_one_execution(stack, upload, start_worker):
+    worker = start_worker()
+    started = upload("uploads/u1/t5/a.wav", wav_bytes(1.0), deliver=2)
+    assert [s["started"] for s in started] == [True, False]
+    assert started[0]["executionName"] == started[1]["executionName"]
+    assert stack.wait(started[0]["executionArn"])["status"] == "SUCCEEDED"
+    assert len(stack.sfn.list_executions(stateMachineArn=stack.state_machine_arn)["executions"]) == 1
+    assert worker.agent.completed == 1 and worker.agent.pipeline.runs == 1
+
+
+def test_reupload_to_same_transcript_id_records_no_second_job(stack, upload, start_worker):
+    start_worker()
+    first = upload("uploads/u1/t6/a.wav", wav_bytes(1.0))
+    assert stack.wait(first[0]["executionArn"])["status"] == "SUCCEEDED"
+    second = upload("uploads/u1/t6/b.wav", wav_bytes(1.0))
+    execution = stack.wait(second[0]["executionArn"])
+    assert execution["status"] == "SUCCEEDED"  # ended in DuplicateEvent
+    job = stack.job("u1-t6")
+    assert job["status"] == "COMPLETED" and job["fileName"] == "a.wav" and job["executionArn"] == first[0]["executionArn"]
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "metadata", "code"),
+    [
+        ("uploads/u1/empty/a.wav", b"", {}, "EmptyFile"),
+        ("uploads/u1/text/notes.mp3", b"these are meeting notes, not audio\n" * 20, {}, "UnsupportedMedia"),
+        ("uploads/u1/big/a.wav", None, {}, "FileTooLarge"),
+        ("uploads/bad.user/t/a.wav", None, {}, "BadKey"),
+        ("uploads/u1/t/folder/", b"", {}, "BadKey"),
+        ("uploads/u1/opts/a.wav", None, {"min-speakers": "3", "max-speakers": "2"}, "InvalidOptions"),
+        ("uploads/u1/lang/a.wav", None, {"language": "xx"}, "InvalidOptions"),
+    ],
+)
+def test_rejected_uploads_fail_with_reason_and_are_never_queued(stack, upload, key, body, metadata, code):
+    body = wav_bytes(1.0) if body is None else body
+    if code == "FileTooLarge":
+        body = wav_bytes(40.0)  # 1.28 MB against the 1 MB limit set below
+    started = upload(key, body, metadata)
+    execution = stack.wait(started[0]["executionArn"])
+
+    assert execution["status"] == "FAILED" and execution["error"] == code
+    job = stack.job(started[0]["processId"])
+    assert job["status"] == "FAILED" and job["error"]["code"] == code and len(job["error"]["message"]) > 10
+    assert "Messages" not in boto3.client("sqs").receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=0)
+    versions = stack.s3.list_object_versions(Bucket=stack.input_bucket)["Versions"]
+    assert [v["Key"] for v in versions] == [key]  # the input is untouched
+
+
+def test_job_waiting_longer_than_heartbeat_interval_still_completes(stack, upload, start_worker):
+    started = upload("uploads/u1/t7/a.wav", wav_bytes(1.0))
+    wait_until(lambda: stack.job("u1-t7").get("status") == "QUEUED", timeout=10)
+    time.sleep(3 * 2 + 1)  # three heartbeat intervals (HeartbeatSeconds=2 here) with no worker at all
+    assert stack.sfn.describe_execution(executionArn=started[0]["executionArn"])["status"] == "RUNNING"
+    start_worker()
+    assert stack.wait(started[0]["executionArn"])["status"] == "SUCCEEDED"
+    assert stack.job("u1-t7")["attempts"] == 1
+
+
+def test_scale_fleet_raised_desired_capacity_for_the_queued_job(stack, upload):
+    upload("uploads/u1/t8/a.wav", wav_bytes(1.0))
+    wait_until(lambda: stack.job("u1-t8").get("status") == "QUEUED", timeout=10)
+    group = wait_until(lambda: _desired(stack) >= 1, timeout=10)
+    assert _desired(stack) == 1
+
+
+def _desired(stack) -> int:
+    group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])
+    return group["AutoScalingGroups"][0]["DesiredCapacity"]
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout} s")

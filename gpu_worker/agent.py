@@ -146,7 +146,7 @@ class Agent:
             self._claim_and_process(job, message)
         finally:
             self.current = None
-            self.log.remove_keys(["process_id"])
+            self.log.append_keys(process_id="-")  # worker-level lines between jobs
 
     def _claim_and_process(self, job: JobMessage, message: dict) -> None:
         try:
@@ -255,3 +255,52 @@ class Agent:
 
     def _delete(self, message: dict) -> None:
         self.sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+# ---- process entry point (`python -m gpu_worker run`) ----------------------------------------------------------
+def worker_logger(log_file: str | None):
+    """JSON lines (Powertools Logger) to stdout and, on EC2, to the file the CloudWatch agent ships.
+    The stdlib loggers of the pipeline modules get the same handlers, so their lines carry the process id too."""
+    import logging
+    import os
+
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging import utils as logging_utils
+
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    logger = Logger(service="gpu_worker", logger_handler=handler, level=os.environ.get("LOG_LEVEL", "INFO"), process_id="-")
+    logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"gpu_worker"})
+    return logger
+
+
+def main(config) -> int:
+    """Build the real clients, fleet and pipeline from WorkerConfig and work until retired or terminated."""
+    import os
+
+    import boto3
+    from botocore.config import Config
+
+    from gpu_worker.fleet import AutoScalingFleet
+    from gpu_worker.pipeline import Pipeline
+
+    missing = config.missing_for_jobs()
+    if missing:
+        raise SystemExit(f"missing configuration: {', '.join(missing)}")
+    log = worker_logger(os.environ.get("SCRIBEFLEET_LOG_FILE") or os.environ.get("LOG_FILE"))
+    # Transient DynamoDB/S3/SQS errors and throttling: bounded retries with backoff (botocore "standard" mode).
+    retrying = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
+    client = lambda name: boto3.client(name, config=retrying)  # noqa: E731
+    fleet = AutoScalingFleet(client("autoscaling"), instance_id=os.environ.get("SCRIBEFLEET_INSTANCE_ID") or None)
+    table = boto3.resource("dynamodb", config=retrying).Table(config.table_name)
+    log.info("loading models", extra={"instance": fleet.instance_id, "model_dir": config.model_dir, "diarizer": config.diarizer})
+    pipeline = Pipeline(config)
+    settings = AgentSettings(
+        queue_url=config.queue_url, output_bucket=config.output_bucket,
+        heartbeat_interval=config.heartbeat_interval, idle_timeout=config.idle_timeout,
+    )
+    agent = Agent(settings, client("sqs"), client("s3"), JobChannel(client("stepfunctions"), table, fleet.instance_id), fleet, pipeline, log)
+    agent.install_signal_handlers()
+    log.info("worker ready", extra={"instance": fleet.instance_id})
+    outcome = agent.run()
+    log.info("worker exiting", extra={"outcome": outcome, "jobs_completed": agent.completed})
+    return 0

@@ -1,8 +1,8 @@
 """`python -m gpu_worker --self-test`: load the models, run the whole pipeline on a bundled clip, check the result.
 
 The AMI build runs it (Image Builder test component) so an image whose models, CUDA libraries or codecs are
-broken never reaches the fleet. The clip (assets/selftest.flac, 16 kHz mono FLAC, 7.7 s) is two espeak-ng voices
-(en-us+m3, then en-us+klatt4, 0.6 s apart) saying EXPECTED_TURNS; FLAC also proves PyAV's codecs are in place.
+broken never reaches the fleet. The clip (assets/selftest.flac, 16 kHz mono FLAC, 7.4 s) is two espeak-ng voices
+(en-us+m3, then en-gb+f4, 0.6 s apart) saying EXPECTED_TURNS; FLAC also proves PyAV's codecs are in place.
 """
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 CLIP = Path(__file__).parent / "assets" / "selftest.flac"
 EXPECTED_TURNS = (
     "Please send the final cut to the editor before Friday.",
-    "We need subtitles in English for the festival screening.",
+    "Let us move the microphone closer to the window.",
 )
-MAX_WER = 0.15  # tiny.en: 1 word in 19 (5 %); larger models do at least as well
+MAX_WER = 0.15  # tiny.en gets every word; allow a slip or two for other models
 
 _NUMBERS = dict(enumerate("zero one two three four five six seven eight nine ten eleven twelve".split()))
 
@@ -69,7 +69,9 @@ def run_selftest(config: WorkerConfig, pipeline=None) -> SelfTestReport:
             pipeline = Pipeline(config)
         report.timings["load"] = round(time.perf_counter() - started, 3)
         report.model, report.device = pipeline.transcriber.name, pipeline.transcriber.device
-        result = pipeline.run(CLIP, {"language": "en"})
+        # The speaker count is given: 7 s is too short for a diarizer to be sure there are two voices, and what is
+        # checked here is that the models work (the embeddings tell the voices apart), not count estimation.
+        result = pipeline.run(CLIP, {"language": "en", "speakers": 2})
     except Exception as error:  # the point is to report it
         log.exception("self-test failed")
         report.problems.append(f"{type(error).__name__}: {error}")

@@ -77,6 +77,16 @@ class Transcriber:
     def multilingual(self) -> bool:
         return bool(self.model.model.is_multilingual)
 
+    def check_language(self, language: str | None) -> str | None:
+        """The language to pass to faster-whisper (None = detect), or InvalidOptions if this model cannot do it."""
+        language = None if language in (None, "", "auto") else language
+        if language not in (None, "en") and not self.multilingual:
+            # faster-whisper would silently transcribe as English; the user asked for something we cannot do.
+            raise ScribefleetError(
+                ErrorCode.INVALID_OPTIONS, f"the model {self.name} is English-only; language {language!r} is not available"
+            )
+        return language
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -90,12 +100,7 @@ class Transcriber:
         `progress` gets the fraction of the audio transcribed (end of the last segment / duration); it may raise
         to abandon the work.
         """
-        language = None if language in (None, "", "auto") else language
-        if language not in (None, "en") and not self.multilingual:
-            # faster-whisper would silently transcribe as English; the user asked for something we cannot do.
-            raise ScribefleetError(
-                ErrorCode.INVALID_OPTIONS, f"the model {self.name} is English-only; language {language!r} is not available"
-            )
+        language = self.check_language(language)
         kwargs = dict(
             language=language,
             hotwords=hotwords or None,

@@ -1,0 +1,142 @@
+"""One media file → TranscriptResult: decode once → diarize → transcribe → merge, with weighted progress.
+
+The worker builds one Pipeline for its life, so both models are loaded once (seconds on a warm disk, much more
+on a freshly restored EBS snapshot) and reused for every job.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gpu_worker.config import WorkerConfig
+from gpu_worker.media import SAMPLE_RATE, decode_audio
+from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
+from gpu_worker.result import SpeakerTurn, TranscriptResult
+from gpu_worker.transcription import Transcriber, resolve_device
+from scribefleet.contract import Stage
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[Stage, float], None]
+
+# Share of the pipeline's wall time per step, so the job's progress moves evenly. Measured on CPU (2 cores,
+# default diarizer RTF ≈ 0.03, tiny.en int8 RTF ≈ 0.04); merge is near-instant but keeps the last 5 %.
+WEIGHTS: tuple[tuple[str, Stage, float], ...] = (
+    ("decode", Stage.DECODING, 0.05),
+    ("diarize", Stage.DIARIZING, 0.35),
+    ("transcribe", Stage.TRANSCRIBING, 0.55),
+    ("merge", Stage.TRANSCRIBING, 0.05),  # Stage has no merge step: it is the end of producing the transcript
+)
+
+
+class _Reporter:
+    """Maps each step's own 0..1 progress to the pipeline's overall fraction, never going backwards."""
+
+    def __init__(self, callback: Progress | None):
+        self.callback = callback
+        self.done = 0.0
+
+    def step(self, name: str) -> Callable[[float], None]:
+        index = [n for n, _, _ in WEIGHTS].index(name)
+        offset = sum(weight for _, _, weight in WEIGHTS[:index])
+        _, stage, weight = WEIGHTS[index]
+
+        def report(fraction: float) -> None:
+            overall = min(1.0, offset + weight * min(max(fraction, 0.0), 1.0))
+            if overall >= self.done and self.callback:
+                self.callback(stage, overall)  # may raise: that is how the agent abandons a job
+            self.done = max(self.done, overall)
+
+        return report
+
+
+class Pipeline:
+    def __init__(self, config: WorkerConfig, transcriber: Transcriber | None = None, diarizer: Any = None):
+        self.config = config
+        if transcriber is None:
+            device, _ = resolve_device(config.device, config.compute_type)
+            batch = config.batch_size or (8 if device == "cuda" else 1)
+            transcriber = Transcriber(config.model_dir, config.device, config.compute_type, batch, config.cpu_threads)
+        self.transcriber = transcriber
+        if diarizer is None:
+            from gpu_worker.diarization import load_diarizer
+
+            diarizer = load_diarizer(config.diarizer, config.diarizer_model_dir, _torch_device(transcriber.device))
+        self.diarizer = diarizer
+
+    def run(self, audio_path: str | os.PathLike, options: dict | None = None, progress: Progress | None = None) -> TranscriptResult:
+        """Options as validated by scribefleet.options: language, speakers / min_speakers / max_speakers,
+        hotwords, initial_prompt, speaker_names (the rest concern the format writers)."""
+        options = options or {}
+        reporter, timings = _Reporter(progress), {}
+        started = clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[name] = round(now - clock, 3)
+            clock = now
+
+        self.transcriber.check_language(options.get("language"))  # before spending minutes on the audio
+        reporter.step("decode")(0.0)
+        audio = decode_audio(audio_path, max_seconds=self.config.max_audio_seconds, timeout=self.config.decode_timeout)
+        reporter.step("decode")(1.0)
+        lap("decode")
+
+        turns = self._diarize(audio, options, reporter.step("diarize"))
+        reporter.step("diarize")(1.0)
+        lap("diarize")
+
+        words, language = self.transcriber.transcribe(
+            audio,
+            language=options.get("language"),
+            hotwords=options.get("hotwords"),
+            initial_prompt=options.get("initial_prompt"),
+            progress=reporter.step("transcribe"),
+        )
+        lap("transcribe")
+
+        words, labels = relabel_by_appearance(assign_speakers(words, turns))
+        segments = group_segments(words)
+        reporter.step("merge")(1.0)
+        lap("merge")
+        timings["total"] = round(time.perf_counter() - started, 3)
+        duration = len(audio) / SAMPLE_RATE
+        if not words:
+            log.warning("no speech found in %.1f s of audio", duration)
+        log.info("pipeline done: %.1f s audio, %d words, %d speakers, timings %s", duration, len(words), len(labels), timings)
+        return TranscriptResult(
+            language=language,
+            duration=round(duration, 3),
+            segments=segments,
+            speakers=labels,
+            speaker_names=speaker_names(labels, options.get("speaker_names")),
+            model=self.transcriber.name,
+            diarizer=getattr(self.diarizer, "name", type(self.diarizer).__name__),
+            timings=timings,
+        )
+
+    def _diarize(self, audio: np.ndarray, options: dict, progress: Callable[[float], None]) -> list[SpeakerTurn]:
+        if options.get("speakers") == 1:  # the user told us: one voice, nothing to separate
+            return [SpeakerTurn(0.0, len(audio) / SAMPLE_RATE, "SPEAKER_00")]
+        return self.diarizer.diarize(
+            audio,
+            num_speakers=options.get("speakers"),
+            min_speakers=options.get("min_speakers"),
+            max_speakers=options.get("max_speakers"),
+            progress=progress,
+        )
+
+
+def _torch_device(device: str) -> str:
+    """The diarizer runs on torch: use cuda only if torch sees it too (CTranslate2 and torch ship separate CUDA)."""
+    if device != "cuda":
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

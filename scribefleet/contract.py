@@ -126,9 +126,10 @@ _STEM_UNSAFE = re.compile(r"[^\w.\- ()]+", re.UNICODE)
 
 def output_stem(file_name: str) -> str:
     """Base name for output files: the upload's name without extension, with anything path-like removed."""
-    stem = file_name.rsplit(".", 1)[0] if "." in file_name.strip(".") else file_name
-    stem = _STEM_UNSAFE.sub("_", stem).strip(" .")
-    return stem[:120] or "transcript"
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1]  # a name, never a path
+    stem, dot, _ = name.rpartition(".")
+    stem = stem if dot and stem.strip(".") else name
+    return _STEM_UNSAFE.sub("_", stem).strip(" ._")[:120] or "transcript"
 
 
 def output_prefix(user_id: str, transcript_id: str) -> str:

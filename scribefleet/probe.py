@@ -140,6 +140,8 @@ def measure_duration(fileobj: S3RangeFile, file_name: str) -> tuple[float, str, 
         raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} has a corrupt header ({type(error).__name__})")
     if media is None or media.info is None:
         raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} is not an audio or video format we can read")
+    if getattr(media.info, "channels", None) == 0:  # e.g. an MP4 whose only track is video
+        raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track")
     length = float(getattr(media.info, "length", 0) or 0)
     if not math.isfinite(length) or length <= 0:
         raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} contains no audio (duration 0 s)")

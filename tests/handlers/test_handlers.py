@@ -1,0 +1,73 @@
+"""Each Lambda handler invoked with its sample event from events/ (the same files `sam local invoke -e` takes)."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sam import moto_patches
+from tests.support.aws import REPO, build_stack
+from tests.support.media import wav_bytes
+
+
+def event(name: str) -> dict:
+    return json.loads((REPO / "events" / name).read_text())
+
+
+def invoke(function: str, payload: dict, env: dict):
+    handler = moto_patches.load_handler(REPO / "functions" / function)
+    with moto_patches.function_environment(env):
+        return handler(payload, moto_patches.lambda_context_for(function))
+
+
+@pytest.fixture
+def stack():
+    with mock_aws(config=moto_patches.MOTO_CONFIG):
+        yield build_stack()
+
+
+def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(stack, capsys):
+    sample = event("s3_object_created.json")
+    env = {"STATE_MACHINE_ARN": stack.state_machine_arn}
+    first, second = invoke("start_job", sample, env), invoke("start_job", sample, env)
+
+    assert first["started"] and not second["started"] and second["reason"] == "duplicate event"
+    assert first["executionName"].startswith("user-42-interview_01-")
+    described = stack.sfn.describe_execution(executionArn=first["executionArn"])
+    execution_input = json.loads(described["input"])
+    assert execution_input["processId"] == "user-42-interview_01"
+    assert execution_input["input"]["key"] == sample["detail"]["object"]["key"]
+    log_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    assert log_lines and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
+
+
+def test_start_job_records_unparseable_keys_under_a_stable_invalid_id(stack):
+    sample = event("s3_object_created.json")
+    sample["detail"]["object"]["key"] = "uploads/not a user/x/a.wav"
+    result = invoke("start_job", sample, {"STATE_MACHINE_ARN": stack.state_machine_arn})
+    assert result["started"] and result["processId"].startswith("invalid-")
+
+
+def test_probe_media_accepts_the_sample_upload(stack):
+    sample = event("probe_media.json")
+    stack.s3.put_object(Bucket=sample["input"]["bucket"], Key=sample["input"]["key"], Body=wav_bytes(10.0), Metadata={"speakers": "2"})
+    result = invoke("probe_media", sample, stack.limits)
+    assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(10.0)
+    assert result["options"] == {"speakers": 2}
+    assert result["limits"] == {"heartbeatSeconds": 2, "claimTimeoutSeconds": 30, "processTimeoutSeconds": 70}
+
+
+def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
+    jobs = boto3.resource("dynamodb").Table(stack.table_name)
+    for i, seconds in enumerate([1800, 1200, 600]):  # 60 min queued in 3 files → min(ceil(3600/900), 3) = 3
+        jobs.put_item(Item={"processId": f"u-{i}", "status": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}", "audioSeconds": Decimal(seconds)})
+    env = {"JOBS_TABLE": stack.table_name, "STATUS_INDEX": "ByStatus", "ASG_NAME": stack.asg_name, "MAX_SIZE": "10", "SCALER_POLICY": "seed"}
+    report = invoke("scale_fleet", event("scale_fleet.json"), env)
+
+    assert report["desired"] == 3 and report["previousDesired"] == 0 and report["reason"]
+    assert report["state"]["queued_files"] == 3 and report["state"]["queued_audio_seconds"] == 3600
+    group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == 3

@@ -1,0 +1,70 @@
+"""Ids, key layout and execution names: the vocabulary every component shares."""
+import re
+
+import pytest
+
+from scribefleet.contract import (
+    ScribefleetError, execution_name, output_prefix, output_stem, parse_event_key, parse_input_key, process_id,
+)
+from scribefleet.options import parse_options
+
+
+def test_key_parses_into_ids_and_process_id():
+    key = parse_input_key("uploads/user_1/t-9/My Interview (take 2).mov")
+    assert (key.user_id, key.transcript_id, key.file_name) == ("user_1", "t-9", "My Interview (take 2).mov")
+    assert key.process_id == process_id("user_1", "t-9") == "user_1-t-9"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["other/u/t/a.wav", "uploads/u/a.wav", "uploads/u/t/", "uploads/u/t/sub/a.wav", "uploads/u.x/t/a.wav",
+     "uploads/u/" + "x" * 65 + "/a.wav", "uploads//t/a.wav", "uploads/u/t/..", "uploads/../t/a.wav"],
+)
+def test_bad_keys_are_rejected_with_a_reason(key):
+    with pytest.raises(ScribefleetError) as caught:
+        parse_input_key(key)
+    assert caught.value.code == "BadKey" and len(caught.value.message) > 15
+
+
+def test_event_keys_are_tried_raw_then_url_decoded():
+    assert parse_event_key("uploads/u/t/a+b.wav").file_name == "a+b.wav"
+    assert parse_event_key("uploads/u/t/a%3Ab.wav").file_name == "a%3Ab.wav"  # raw form is valid: kept as given
+    assert parse_event_key("uploads%2Fu%2Ft%2Fa.wav").file_name == "a.wav"
+
+
+@pytest.mark.parametrize(("name", "stem"), [("a.wav", "a"), ("../../etc/passwd", "passwd"), ("a\\..\\b.wav", "b"), (".hidden", "hidden"),
+                                            ("x" * 300 + ".mp3", "x" * 120), ("東京 take.mp4", "東京 take"), ("...", "transcript")])
+def test_output_stems_never_contain_path_pieces(name, stem):
+    assert output_stem(name) == stem and "/" not in output_stem(name)
+
+
+def test_output_prefix_only_from_valid_ids():
+    assert output_prefix("u", "t") == "transcripts/u/t/"
+    with pytest.raises(ScribefleetError):
+        output_prefix("../u", "t")
+
+
+def test_execution_names_are_deterministic_short_and_valid():
+    long_pid = process_id("u" * 64, "t" * 64)
+    name = execution_name(long_pid, "version-1")
+    assert len(name) <= 80 and re.fullmatch(r"[A-Za-z0-9_-]+", name)
+    assert name == execution_name(long_pid, "version-1") != execution_name(long_pid, "version-2")
+    assert execution_name("u-t", "v").startswith("u-t-")
+
+
+def test_options_from_metadata_are_typed_and_validated():
+    assert parse_options({"language": "de", "min-speakers": "2", "max_speakers": "4", "formats": "srt, vtt",
+                          "speaker-names": "Ann,Bob", "frame-rate": "29.97"}) == {
+        "language": "de", "min_speakers": 2, "max_speakers": 4, "formats": ["srt", "vtt"],
+        "speaker_names": ["Ann", "Bob"], "frame_rate": 29.97}
+
+
+@pytest.mark.parametrize(
+    ("metadata", "fragment"),
+    [({"min-speakers": "3", "max-speakers": "2"}, "greater"), ({"formats": "pdf"}, "pdf"), ({"frame-rate": "12"}, "frame_rate"),
+     ({"language": "zz"}, "zz"), ({"speakers": "0"}, "speakers"), ({"hotwords": "x" * 501}, "hotwords")],
+)
+def test_bad_options_say_which_option(metadata, fragment):
+    with pytest.raises(ScribefleetError) as caught:
+        parse_options(metadata)
+    assert caught.value.code == "InvalidOptions" and fragment in caught.value.message

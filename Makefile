@@ -19,8 +19,7 @@ test-fast: install
 	$(PY) -m pytest -m "not models and not e2e"
 
 lint: install
-	.venv/bin/cfn-lint template.yaml
-	.venv/bin/statelint statemachines/*.asl.json
+	bash scripts/lint.sh
 
 clean:
 	rm -rf .venv .venv-sam .pytest_cache .aws-sam

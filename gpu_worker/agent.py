@@ -138,7 +138,8 @@ class Agent:
         try:
             job = JobMessage.from_sqs(message)
         except (KeyError, ValueError, TypeError):
-            self.log.error("unreadable job message dropped", extra={"body": message.get("Body", "")[:200]})
+            # The body may hold a task token (a bearer credential): log its size, never its content.
+            self.log.error("unreadable job message dropped", extra={"body_bytes": len(message.get("Body", ""))})
             self._delete(message)
             return
         self.log.append_keys(process_id=job.process_id)

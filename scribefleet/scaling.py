@@ -148,7 +148,8 @@ def planned_policy(state: FleetState, params: PolicyParams | None = None) -> Dec
     p = params or PolicyParams()
     alive = max(state.desired, state.in_service)
     if state.queued_files == 0:
-        return _scale_out_only(state, alive if state.busy_workers else 0, f"0 queued, {state.busy_workers} busy", "planned")
+        why = f"0 queued, {state.busy_workers} busy"
+        return _scale_out_only(state, alive if state.busy_workers else 0, why, "planned")
     booting = max(state.booting, alive - state.in_service)
     idle = state.in_service - state.busy_workers
     busy_left = state.busy_remaining_seconds / p.rtf / state.busy_workers if state.busy_workers else 0.0

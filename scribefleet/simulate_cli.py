@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from scribefleet.scaling import POLICIES, PolicyParams
 from scribefleet.simulator import G4DN_XLARGE_PER_HOUR, ORDERS, SimConfig, SimResult, simulate
@@ -43,40 +43,47 @@ def _rtf(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = SimConfig()
-    pp = PolicyParams()
+    d, pp = SimConfig(), PolicyParams()
     w = parser.add_argument_group("workload")
     w.add_argument("--workload", choices=sorted(WORKLOADS), default="seed",
-                   help="seed: 37 files 30 s-30 min, 10 h, all at once; trickle: the same over 10 min; "
-                        "burst: 3 waves of 20 short files 10 min apart; huge: one 3 h file (default: seed)")
-    w.add_argument("--durations", type=_floats, help="custom workload: comma-separated audio seconds (overrides --workload)")
+                   help="seed: 37 files 30 s-30 min, 10 h, all at once; trickle: the same over 10 min; burst: 3 "
+                        "waves of 20 short files 10 min apart; huge: one 3 h file (default %(default)s)")
+    w.add_argument("--durations", type=_floats, help="custom workload: comma-separated audio seconds")
     w.add_argument("--gap", type=float, default=0.0, help="seconds between uploads for --durations (default 0)")
-    w.add_argument("--workload-seed", type=int, default=SEED, help=f"random seed of the generated files (default {SEED})")
+    w.add_argument("--workload-seed", type=int, default=SEED, help="random seed of the files (default %(default)s)")
     f = parser.add_argument_group("fleet")
     f.add_argument("--policy", nargs="+", choices=sorted(POLICIES), default=["seed", "planned"])
     f.add_argument("--order", nargs="+", choices=ORDERS, default=["fifo", "aged"],
-                   help="claim order: fifo, longest first, or aged (upload time - age_weight x work; default: fifo aged)")
+                   help="claim order: fifo, longest first, or aged (upload time - age weight x work)")
     f.add_argument("--rtf", type=_rtf, default=d.rtf,
-                   help=f"speed, x real time, per model/GPU: a number or {'/'.join(RTF_PRESETS)} (default {d.rtf:g})")
+                   help=f"speed (x real time) of the model on the GPU: a number or {'/'.join(RTF_PRESETS)} "
+                        "(default %(default)s)")
     f.add_argument("--policy-rtf", type=_rtf, help="the speed the planned policy believes (default: --rtf)")
-    f.add_argument("--boot", type=float, default=d.boot_s, help=f"cold boot to polling, s (default {d.boot_s:g})")
-    f.add_argument("--warm-pool", type=int, default=d.warm_pool, help="instances in the ASG warm pool (default 0)")
-    f.add_argument("--warm-start", type=float, default=d.warm_start_s, help=f"start from the warm pool, s (default {d.warm_start_s:g})")
-    f.add_argument("--max-size", type=int, default=d.max_size, help=f"ASG MaxSize (default {d.max_size})")
-    f.add_argument("--idle-timeout", type=float, default=d.idle_timeout_s, help=f"worker retires after this idle, s (default {d.idle_timeout_s:g})")
-    f.add_argument("--job-overhead", type=float, default=d.job_overhead_s, help="fixed seconds per job on top of audio/rtf")
-    f.add_argument("--age-weight", type=float, default=d.age_weight, help=f"aged order's weight of work vs upload time (default {d.age_weight:g})")
-    f.add_argument("--headroom", type=int, default=pp.headroom, help=f"planned: spare machines while uploads arrive (default {pp.headroom})")
-    f.add_argument("--min-gain", type=float, default=pp.min_gain_seconds, help=f"planned: launch only if a job starts this much sooner, s (default {pp.min_gain_seconds:g})")
+    f.add_argument("--boot", type=float, default=d.boot_s, help="cold boot to polling, s (default %(default)s)")
+    f.add_argument("--warm-pool", type=int, default=d.warm_pool, help="instances in the ASG warm pool")
+    f.add_argument("--warm-start", type=float, default=d.warm_start_s, help="warm-pool start, s (default %(default)s)")
+    f.add_argument("--max-size", type=int, default=d.max_size, help="ASG MaxSize (default %(default)s)")
+    f.add_argument("--idle-timeout", type=float, default=d.idle_timeout_s,
+                   help="a worker idle this long with an empty queue retires, s (default %(default)s)")
+    f.add_argument("--job-overhead", type=float, default=d.job_overhead_s, help="fixed s per job on top of audio/rtf")
+    f.add_argument("--age-weight", type=float, default=d.age_weight,
+                   help="aged order's work weight (default %(default)s)")
+    f.add_argument("--headroom", type=int, default=pp.headroom,
+                   help="planned: spare machines while uploads arrive (default %(default)s)")
+    f.add_argument("--min-gain", type=float, default=pp.min_gain_seconds,
+                   help="planned: launch only if it starts a job this many s sooner (default %(default)s)")
     r = parser.add_argument_group("failures and cost")
-    r.add_argument("--kill-at", type=_floats, default=(), help="comma-separated times (s) at which the busiest worker dies")
-    r.add_argument("--heartbeat-timeout", type=float, default=d.heartbeat_timeout_s, help=f"s until a dead worker's job is retried (default {d.heartbeat_timeout_s:g})")
-    r.add_argument("--max-attempts", type=int, default=d.max_attempts)
-    r.add_argument("--price", type=float, default=G4DN_XLARGE_PER_HOUR, help=f"$ per instance hour (default g4dn.xlarge {G4DN_XLARGE_PER_HOUR})")
+    r.add_argument("--kill-at", type=_floats, default=(),
+                   help="comma-separated times (s) at which the busiest worker dies")
+    r.add_argument("--heartbeat-timeout", type=float, default=d.heartbeat_timeout_s,
+                   help="s until a dead worker's job is retried (default %(default)s)")
+    r.add_argument("--max-attempts", type=int, default=d.max_attempts, help="(default %(default)s)")
+    r.add_argument("--price", type=float, default=G4DN_XLARGE_PER_HOUR,
+                   help="$ per instance hour (default %(default)s, g4dn.xlarge on demand)")
     s = parser.add_argument_group("splitting long files")
-    s.add_argument("--split-chunk", type=float, default=0.0, help="split files longer than this many seconds into chunks (0 = off)")
-    s.add_argument("--split-overlap", type=float, default=d.split_overlap_s, help="audio seconds each chunk re-processes at its boundary")
-    s.add_argument("--merge", type=float, default=d.merge_s, help="seconds to stitch a split file's chunks")
+    s.add_argument("--split-chunk", type=float, default=0.0, help="split files longer than this many s (0 = never)")
+    s.add_argument("--split-overlap", type=float, default=d.split_overlap_s, help="s each chunk re-processes (overlap)")
+    s.add_argument("--merge", type=float, default=d.merge_s, help="s to stitch a split file's chunks")
     o = parser.add_argument_group("output")
     o.add_argument("--trace", action="store_true", help="print every scaler decision, launch, claim and retirement")
     o.add_argument("--json", action="store_true", help="one JSON object per run instead of the table")
@@ -129,7 +136,10 @@ def describe(uploads: list[Upload]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    uploads = from_durations(list(args.durations), args.gap) if args.durations else make_workload(args.workload, args.workload_seed)
+    if args.durations:
+        uploads = from_durations(list(args.durations), args.gap)
+    else:
+        uploads = make_workload(args.workload, args.workload_seed)
     if not uploads:
         print("no files to simulate", file=sys.stderr)
         return 2
@@ -143,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
                 print("\n".join(result.trace))
             if args.json:
                 summary = {k: v for k, v in asdict(result).items() if k not in ("trace", "config", "latencies")}
-                summary.update(policy=policy, order=order, p50=result.p50, p95=result.p95, ratio=result.ratio,
-                               machine_minutes=result.machine_minutes, config=asdict(replace(result.config, params=None)))
+                summary.update(p50=result.p50, p95=result.p95, ratio=result.ratio,
+                               machine_minutes=result.machine_minutes, config=asdict(result.config))
                 print(json.dumps(summary))
     if not args.json:
         name = "custom" if args.durations else args.workload

@@ -221,7 +221,8 @@ class _Sim:
             job.attempts += 1
             m.state, m.job, m.job_end = "busy", job, self.now + job.work
             self.at(m.job_end, _FINISH, m)
-            self.log(f"m{m.id} claims job {job.id} ({job.audio:.0f}s audio, {job.work:.1f}s work, attempt {job.attempts})")
+            self.log(f"m{m.id} claims job {job.id} ({job.audio:.0f}s audio, {job.work:.1f}s work, "
+                     f"attempt {job.attempts})")
 
     def claim_key(self, job: _Job) -> tuple[float, int]:
         """Smallest first. fifo: upload time; longest: most work; aged: upload time - age_weight x work, a static

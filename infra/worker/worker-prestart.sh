@@ -35,7 +35,7 @@ while true; do
     Warmed:*)
       if [ "$hook_done" = 0 ]; then complete_launch_hook "$instance_id"; hook_done=1; fi
       log "in the warm pool ($state): waiting to be put in service"
-      sleep 10 ;;
+      sleep "${WARM_POLL_SECONDS:-10}" ;;
     *) break ;;
   esac
 done

@@ -1,0 +1,503 @@
+"""Security and wiring properties of template.yaml, checked without AWS.
+
+Two views of the template: as written (tags parsed by samtranslator's yaml_parse) and as CloudFormation receives it
+after the SAM transform (so the IAM statements SAM generates from policy templates, Tracing and event sources are
+checked too). Fn::Sub documents embedded in the template (user data, CloudWatch agent config, dashboard) are rendered
+with placeholders and parsed.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+# Actions that have no resource-level permissions in IAM, so Resource must be "*". Each is documented in the
+# template where it is granted; anything else with Resource "*" fails.
+STAR_RESOURCE_ACTIONS = {
+    "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",  # act on a task token
+    "autoscaling:DescribeAutoScalingGroups",
+    "cloudwatch:PutMetricData",  # only with a cloudwatch:namespace condition (checked below)
+    # Step Functions logging to CloudWatch Logs (vended log delivery)
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    # X-Ray (Tracing: Active / Enabled), added by SAM
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+}
+# AWS managed policies allowed, and where. The worker role gets none (CloudWatchAgentServerPolicy has wildcards).
+ALLOWED_MANAGED_POLICIES = {
+    "AWSLambdaBasicExecutionRole": ("FunctionRole",),  # SAM: the function's own logs
+    "AWSXrayWriteOnlyAccess": ("FunctionRole", "StateMachineRole"),  # SAM: Tracing (X-Ray has no resource types)
+    "EC2InstanceProfileForImageBuilder": ("ImageBuilderInstanceRole",),  # Image Builder build/test instances only
+    "AmazonSSMManagedInstanceCore": ("ImageBuilderInstanceRole",),
+}
+FIXED_LOGICAL_IDS = [
+    "InputBucket", "OutputBucket", "InputBucketPolicy", "OutputBucketPolicy", "JobsTable", "JobQueue",
+    "JobDeadLetterQueue", "CommonLayer", "StartJobFunction", "ProbeMediaFunction", "ScaleFleetFunction",
+    "TranscriptionStateMachine", "WorkerLaunchTemplate", "WorkerAutoScalingGroup", "WorkerInstanceRole",
+    "WorkerInstanceProfile", "WorkerSecurityGroup", "Dashboard", "AlarmTopic",
+]
+SUBSTITUTIONS = {"ProbeMediaFunctionArn", "ScaleFleetFunctionArn", "JobsTableName", "JobQueueUrl"}
+PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::StackName", "AWS::Partition", "AWS::URLSuffix", "AWS::StackId"}
+SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+# ---------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml_parse(TEMPLATE.read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(template) -> dict[str, dict]:
+    return template["Resources"]
+
+
+class _PolicyLoader:
+    """samtranslator asks for managed policy ARNs by name; answer the ones SAM may add."""
+
+    def load(self) -> dict[str, str]:
+        return {
+            "AWSLambdaBasicExecutionRole": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "AWSXrayWriteOnlyAccess": "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+            "AWSXRayDaemonWriteAccess": "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess",
+        }
+
+
+@pytest.fixture(scope="module")
+def transformed(template) -> dict[str, Any]:
+    """The template after the SAM transform, local paths replaced as `sam package` would (S3 locations)."""
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    packaged = copy.deepcopy(template)
+    for name, res in packaged["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function":
+            props["CodeUri"] = f"s3://package/{name}.zip"
+        elif res["Type"] == "AWS::Serverless::LayerVersion":
+            props["ContentUri"] = f"s3://package/{name}.zip"
+        elif res["Type"] == "AWS::Serverless::StateMachine":
+            props["DefinitionUri"] = {"Bucket": "package", "Key": f"{name}.asl.json"}
+    return transform(packaged, {}, _PolicyLoader())
+
+
+def of_type(resources: dict, kind: str) -> dict[str, dict]:
+    return {name: res for name, res in resources.items() if res["Type"] == kind}
+
+
+def as_list(value: Any) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def iam_statements(resources: dict) -> Iterator[tuple[str, dict]]:
+    """(owner logical id, statement) for every identity-based policy statement (roles and policies)."""
+    for name, res in resources.items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for st in as_list(policy["PolicyDocument"]["Statement"]):
+                    yield name, st
+        elif res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for st in as_list(props["PolicyDocument"]["Statement"]):
+                yield name, st
+
+
+def param_default(template: dict, value: Any) -> Any:
+    """Resolve {"Ref": Param} to the parameter's default (values as the template writes them)."""
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in template["Parameters"]:
+        return template["Parameters"][value["Ref"]].get("Default")
+    return value
+
+
+def sub_text(value: Any) -> str:
+    """The text of a Fn::Sub (short or long form)."""
+    sub = value["Fn::Sub"]
+    return sub if isinstance(sub, str) else sub[0]
+
+
+def render_sub(text: str) -> str:
+    """Render a Fn::Sub string the way CloudFormation would, with placeholders: ${Name} -> PLACEHOLDER-Name,
+    ${!Literal} -> ${Literal}."""
+    text = SUB_VAR.sub(lambda m: "PLACEHOLDER-" + m.group(1).replace("::", "-").replace(".", "-"), text)
+    return text.replace("${!", "${")
+
+
+def user_data(resources: dict) -> str:
+    data = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    return sub_text(data)
+
+
+def heredoc(text: str, marker: str) -> str:
+    match = re.search(rf"<<'{marker}'\n(.*?)\n{marker}\n", text, re.S)
+    assert match, f"heredoc {marker} not found in the user data"
+    return match.group(1)
+
+
+# ---------------------------------------------------------------- names other components rely on
+def test_fixed_logical_ids_exist(resources):
+    missing = [name for name in FIXED_LOGICAL_IDS if name not in resources]
+    assert not missing, f"logical ids the ASL, Lambdas and local stack use are missing: {missing}"
+
+
+def test_outputs_name_what_a_user_needs(template):
+    needed = {"InputBucketName", "OutputBucketName", "JobsTableName", "JobQueueUrl", "StateMachineArn",
+              "WorkerAutoScalingGroupName", "DashboardUrl"}
+    assert needed <= set(template["Outputs"])
+
+
+def test_function_globals(template):
+    fn = template["Globals"]["Function"]
+    assert fn["Runtime"] == "python3.12" and fn["Tracing"] == "Active" and fn["Timeout"] == 30
+    assert fn["Layers"] == [{"Ref": "CommonLayer"}]
+    env = fn["Environment"]["Variables"]
+    assert env["POWERTOOLS_SERVICE_NAME"] == "scribefleet" and env["POWERTOOLS_METRICS_NAMESPACE"] == "Scribefleet"
+    assert "LOG_LEVEL" in env
+
+
+def test_function_environments(resources):
+    env = lambda name: resources[name]["Properties"]["Environment"]["Variables"]  # noqa: E731
+    assert set(env("StartJobFunction")) == {"STATE_MACHINE_ARN"}
+    assert {"MAX_FILE_BYTES", "MAX_AUDIO_SECONDS", "HEARTBEAT_SECONDS", "CLAIM_TIMEOUT_SECONDS",
+            "PROCESS_TIMEOUT_BASE_SECONDS", "PROCESS_TIMEOUT_PER_AUDIO_SECOND"} <= set(env("ProbeMediaFunction"))
+    scale = env("ScaleFleetFunction")
+    assert {"JOBS_TABLE", "STATUS_INDEX", "ASG_NAME", "MAX_SIZE", "SCALER_POLICY"} <= set(scale)
+    assert scale["STATUS_INDEX"] == "ByStatus"
+    # the scaler, IAM and the worker name the ASG by its fixed name; it must be the ASG's actual name
+    asg_name = resources["WorkerAutoScalingGroup"]["Properties"]["AutoScalingGroupName"]
+    assert scale["ASG_NAME"] == asg_name == {"Fn::Sub": "${AWS::StackName}-workers"}
+
+
+def test_upload_event_reaches_start_job(resources):
+    events = resources["StartJobFunction"]["Properties"]["Events"]
+    (event,) = events.values()
+    assert event["Type"] == "EventBridgeRule"
+    pattern = event["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == [{"Ref": "InputBucket"}]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "uploads/"}]
+    notif = resources["InputBucket"]["Properties"]["NotificationConfiguration"]
+    assert notif["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
+
+
+def test_every_function_code_uri_has_an_app_handler(resources):
+    """functions/<name>/app.py must define `handler` (parsed, not imported: no AWS clients at import time here)."""
+    for name, res in of_type(resources, "AWS::Serverless::Function").items():
+        props = res["Properties"]
+        assert props["Handler"] == "app.handler", name
+        app = ROOT / props["CodeUri"] / "app.py"
+        assert app.is_file(), f"{name}: {app.relative_to(ROOT)} does not exist"
+        tree = ast.parse(app.read_text())
+        defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        defined |= {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        assert "handler" in defined, f"{name}: {app.relative_to(ROOT)} defines no top-level `handler`"
+
+
+def test_layer_ships_shared_package_and_pinned_deps(resources):
+    layer = resources["CommonLayer"]
+    assert layer["Properties"]["ContentUri"] == "layers/common"
+    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    link = ROOT / "layers/common/python/scribefleet"
+    assert link.is_symlink() and link.resolve() == (ROOT / "scribefleet").resolve()
+    assert (link / "contract.py").is_file() and (link / "schemas/options.schema.json").is_file()
+    pins = [l.strip() for l in (ROOT / "layers/common/requirements.txt").read_text().splitlines()
+            if l.strip() and not l.startswith("#")]
+    assert pins == ["aws-lambda-powertools[tracer]==3.37.0", "jsonschema==4.26.0", "mutagen==1.48.1"]
+    root_pins = set((ROOT / "requirements.txt").read_text().split())
+    assert set(pins) <= root_pins, "the layer must pin what the tests run with (requirements.txt)"
+
+
+# ---------------------------------------------------------------- state machine
+def asl_files() -> list[Path]:
+    real = sorted((ROOT / "statemachines").glob("*.asl.json"))
+    return real or sorted(FIXTURES.glob("*.asl.json"))
+
+
+def test_state_machine_definition_and_observability(resources):
+    props = resources["TranscriptionStateMachine"]["Properties"]
+    assert props["Type"] == "STANDARD"
+    assert (ROOT / props["DefinitionUri"]).is_file(), f"{props['DefinitionUri']} does not exist"
+    assert set(props["DefinitionSubstitutions"]) == SUBSTITUTIONS
+    assert props["Logging"]["Level"] == "ALL" and props["Logging"]["Destinations"]
+    assert props["Tracing"]["Enabled"] is True
+
+
+@pytest.mark.parametrize("asl", asl_files(), ids=lambda p: p.name)
+def test_every_asl_substitution_is_provided(resources, asl):
+    used = set(re.findall(r"\$\{([^}]+)\}", asl.read_text()))
+    provided = set(resources["TranscriptionStateMachine"]["Properties"]["DefinitionSubstitutions"])
+    assert used, f"{asl.name} uses no substitutions: ARNs and names must come from the template"
+    assert used <= provided, f"{asl.name} uses substitutions the template does not provide: {sorted(used - provided)}"
+    json.loads(asl.read_text())  # and it is JSON
+
+
+def test_state_machine_permissions_are_exact(transformed):
+    role = transformed["Resources"]["TranscriptionStateMachineRole"]["Properties"]
+    actions: dict[str, Any] = {}
+    for policy in role["Policies"]:
+        for st in as_list(policy["PolicyDocument"]["Statement"]):
+            for action in as_list(st["Action"]):
+                actions.setdefault(action, []).append(st["Resource"])
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"} <= set(actions)
+    assert actions["dynamodb:PutItem"] == [{"Fn::GetAtt": ["JobsTable", "Arn"]}]
+    assert actions["sqs:SendMessage"] == [{"Fn::GetAtt": ["JobQueue", "Arn"]}]
+    assert "lambda:InvokeFunction" in actions
+    assert not {a for a in actions if a.startswith(("s3:", "ec2:", "iam:", "autoscaling:"))}
+
+
+# ---------------------------------------------------------------- IAM
+def test_no_wildcard_actions_in_any_allow(transformed):
+    for owner, st in iam_statements(transformed["Resources"]):
+        assert "NotAction" not in st and "NotResource" not in st, owner
+        if st["Effect"] == "Allow":
+            wild = [a for a in as_list(st["Action"]) if "*" in a]
+            assert not wild, f"{owner}: wildcard actions {wild} in {st}"
+
+
+def test_resource_star_only_where_iam_has_no_resource_types(transformed):
+    for owner, st in iam_statements(transformed["Resources"]):
+        if st["Effect"] != "Allow" or "*" not in as_list(st["Resource"]):
+            continue
+        actions = set(as_list(st["Action"]))
+        assert actions <= STAR_RESOURCE_ACTIONS, f"{owner}: Resource * for {sorted(actions - STAR_RESOURCE_ACTIONS)}"
+        if "cloudwatch:PutMetricData" in actions:
+            assert st["Condition"]["StringEquals"]["cloudwatch:namespace"] == "Scribefleet", owner
+
+
+def test_managed_policies_are_the_documented_ones(transformed):
+    for name, role in of_type(transformed["Resources"], "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            text = arn if isinstance(arn, str) else sub_text(arn)
+            policy = text.rsplit("/", 1)[-1]
+            assert policy in ALLOWED_MANAGED_POLICIES, f"{name}: managed policy {policy} is not allowed"
+            assert name.endswith(ALLOWED_MANAGED_POLICIES[policy]), f"{name} may not have {policy}"
+
+
+def test_worker_role_is_least_privilege(resources):
+    role = resources["WorkerInstanceRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role, "no managed policies (CloudWatchAgentServerPolicy has wildcards)"
+    grants = {}
+    for _, st in iam_statements({"WorkerInstanceRole": resources["WorkerInstanceRole"]}):
+        assert st["Effect"] == "Allow"
+        for action in as_list(st["Action"]):
+            grants[action] = st
+    assert set(grants) == {
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+        "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
+        "dynamodb:GetItem", "dynamodb:UpdateItem",
+        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload",
+        "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
+        "autoscaling:CompleteLifecycleAction",
+        "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
+    }
+    assert grants["sqs:ReceiveMessage"]["Resource"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
+    assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+    assert grants["s3:GetObject"]["Resource"] == {"Fn::Sub": "${InputBucket.Arn}/uploads/*"}
+    assert grants["s3:PutObject"]["Resource"] == {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"}
+    asg_arn = sub_text(grants["autoscaling:TerminateInstanceInAutoScalingGroup"]["Resource"])
+    assert asg_arn.endswith(":autoScalingGroupName/${AWS::StackName}-workers"), asg_arn
+    log_groups = grants["logs:PutLogEvents"]["Resource"]
+    assert log_groups == [{"Fn::GetAtt": [g, "Arn"]} for g in ("WorkerInitLogGroup", "WorkerStartupLogGroup",
+                                                                  "WorkerLogGroup")]
+
+
+def test_scaler_may_only_set_capacity_of_its_asg(resources):
+    statements = resources["ScaleFleetFunction"]["Properties"]["Policies"][0]["Statement"]
+    by_action = {a: st for st in statements for a in as_list(st["Action"])}
+    assert set(by_action) == {"dynamodb:Query", "autoscaling:DescribeAutoScalingGroups",
+                              "autoscaling:SetDesiredCapacity"}
+    assert sub_text(by_action["autoscaling:SetDesiredCapacity"]["Resource"]).endswith(
+        "autoScalingGroupName/${AWS::StackName}-workers")
+    assert {"Fn::Sub": "${JobsTable.Arn}/index/ByStatus"} in by_action["dynamodb:Query"]["Resource"]
+
+
+# ---------------------------------------------------------------- data at rest and in transit
+def test_buckets_block_public_access_encrypt_and_require_tls(resources):
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    assert set(buckets) == {"InputBucket", "OutputBucket"}
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in of_type(resources, "AWS::S3::BucketPolicy").values()}
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        block = props["PublicAccessBlockConfiguration"]
+        assert all(block[k] is True for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls",
+                                               "RestrictPublicBuckets")), name
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms"), name
+        statements = policies[name]["Properties"]["PolicyDocument"]["Statement"]
+        tls = [st for st in statements if st["Effect"] == "Deny"
+               and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        assert tls, f"{name}: no TLS-only statement"
+        assert tls[0]["Principal"] == "*" and tls[0]["Action"] == "s3:*"
+        assert {"Fn::GetAtt": [name, "Arn"]} in tls[0]["Resource"]
+        assert {"Fn::Sub": f"${{{name}.Arn}}/*"} in tls[0]["Resource"]
+
+
+def test_table_encrypted_with_pitr_and_status_index(resources):
+    props = resources["JobsTable"]["Properties"]
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["KeySchema"] == [{"AttributeName": "processId", "KeyType": "HASH"}]
+    (gsi,) = props["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "ByStatus" and gsi["Projection"] == {"ProjectionType": "ALL"}
+    assert gsi["KeySchema"] == [{"AttributeName": "status", "KeyType": "HASH"},
+                                {"AttributeName": "createdAt", "KeyType": "RANGE"}]
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert types == {"processId": "S", "status": "S", "createdAt": "S"}
+
+
+def test_every_queue_is_encrypted(transformed):
+    queues = of_type(transformed["Resources"], "AWS::SQS::Queue")
+    assert {"JobQueue", "JobDeadLetterQueue"} <= set(queues)
+    for name, queue in queues.items():
+        props = queue.get("Properties", {})
+        assert props.get("SqsManagedSseEnabled") is True or "KmsMasterKeyId" in props, f"{name} is not encrypted"
+
+
+def test_job_queue_redrive_and_visibility(resources):
+    props = resources["JobQueue"]["Properties"]
+    assert props["VisibilityTimeout"] == 120
+    assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": 5}
+
+
+# ---------------------------------------------------------------- GPU fleet
+def test_launch_template_imdsv2_no_ssh_fast_gp3(template, resources):
+    data = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] in (1, 2)
+    assert "KeyName" not in data
+    (root,) = data["BlockDeviceMappings"]
+    ebs = root["Ebs"]
+    assert ebs["VolumeType"] == "gp3" and ebs["Encrypted"] is True
+    assert int(param_default(template, ebs["Iops"])) >= 6000
+    assert int(param_default(template, ebs["Throughput"])) >= 500
+    assert param_default(template, data["InstanceType"]) == "g4dn.xlarge"
+    allowed = template["Parameters"]["WorkerInstanceType"]["AllowedValues"]
+    assert {t.split(".")[0] for t in allowed} == {"g4dn", "g5", "g6"}
+
+
+def test_no_ingress_anywhere(transformed):
+    resources = transformed["Resources"]
+    assert not of_type(resources, "AWS::EC2::SecurityGroupIngress")
+    for name, sg in of_type(resources, "AWS::EC2::SecurityGroup").items():
+        assert not sg["Properties"].get("SecurityGroupIngress"), f"{name} has ingress rules"
+    for name, lt in of_type(resources, "AWS::EC2::LaunchTemplate").items():
+        assert "KeyName" not in lt["Properties"]["LaunchTemplateData"], f"{name} has an SSH key"
+
+
+def test_asg_scales_from_zero_protected_and_keeps_desired(template, resources):
+    props = resources["WorkerAutoScalingGroup"]["Properties"]
+    assert props["MinSize"] in (0, "0") and props["MaxSize"] == {"Ref": "MaxWorkers"}
+    assert template["Parameters"]["MaxWorkers"]["Default"] == 10
+    assert "DesiredCapacity" not in props, "a deploy must not reset the scaler's desired capacity"
+    assert props["NewInstancesProtectedFromScaleIn"] is True
+    assert "CapacityRebalance" in props
+    pool = resources["WorkerWarmPool"]
+    assert pool["Condition"] == "WarmPoolEnabled" and pool["Properties"]["PoolState"] == "Stopped"
+    metrics = props["MetricsCollection"][0]["Metrics"]
+    assert {"GroupDesiredCapacity", "GroupInServiceInstances"} <= set(metrics)  # the dashboard and an alarm use them
+
+
+def test_user_data_references_only_known_names(template, resources):
+    known = set(template["Parameters"]) | set(resources) | PSEUDO
+    for var in SUB_VAR.findall(user_data(resources)):
+        assert var.split(".")[0] in known, f"user data substitutes unknown ${{{var}}}"
+
+
+def test_user_data_writes_worker_environment(resources):
+    env_text = heredoc(user_data(resources), "SCRIBEFLEET_ENV")
+    env = dict(line.split("=", 1) for line in env_text.splitlines() if line and not line.startswith("#"))
+    assert env["WHISPER_MODEL_DIR"] == "/opt/models/faster-whisper-${WhisperModel}"
+    assert env["DIARIZER_MODEL_DIR"] == "/opt/models/pyannote"
+    assert env["HEARTBEAT_INTERVAL_SECONDS"] == "5"
+    assert env["LOG_FILE"] == "/var/log/scribefleet/worker.log"
+    assert env["JOB_QUEUE_URL"] == "${JobQueue}" and env["JOBS_TABLE"] == "${JobsTable}"
+    assert env["STATE_MACHINE_ARN"] == "${TranscriptionStateMachine}"
+    for key in ("AWS_REGION", "INPUT_BUCKET", "OUTPUT_BUCKET", "ASG_NAME", "DIARIZER_BACKEND", "IDLE_RETIRE_SECONDS"):
+        assert env.get(key), key
+
+
+def test_user_data_cloudwatch_agent_config(resources):
+    config = json.loads(render_sub(heredoc(user_data(resources), "SCRIBEFLEET_CWAGENT")))
+    files = config["logs"]["logs_collected"]["files"]["collect_list"]
+    groups = {f["file_path"]: f["log_group_name"] for f in files}
+    assert groups == {
+        "/var/log/scribefleet/init.log": "PLACEHOLDER-WorkerInitLogGroup",
+        "/var/log/scribefleet/startup.log": "PLACEHOLDER-WorkerStartupLogGroup",
+        "/var/log/scribefleet/worker.log": "PLACEHOLDER-WorkerLogGroup",
+    }
+    gpu = config["metrics"]["metrics_collected"]["nvidia_gpu"]
+    assert {"utilization_gpu", "utilization_memory", "memory_used"} <= set(gpu["measurement"])
+    assert gpu["metrics_collection_interval"] == 10
+    assert config["metrics"]["namespace"] == "Scribefleet"  # the instance role may only publish there
+
+
+def test_user_data_starts_the_worker_unit(resources):
+    text = user_data(resources)
+    assert "amazon-cloudwatch-agent-ctl -a fetch-config" in text
+    assert "systemctl enable scribefleet-worker.service" in text
+    assert "systemctl start --no-block scribefleet-worker.service" in text
+    assert "exec >>/var/log/scribefleet/init.log" in text
+
+
+def test_worker_unit_restarts_and_runs_the_agent():
+    unit = (ROOT / "infra/worker/scribefleet-worker.service").read_text()
+    assert "Restart=always" in unit
+    assert "EnvironmentFile=/etc/scribefleet/worker.env" in unit
+    assert re.search(r"^ExecStart=\S*python -m gpu_worker run$", unit, re.M)
+    assert "ExecStartPre=/opt/scribefleet/bin/worker-prestart.sh" in unit
+
+
+# ---------------------------------------------------------------- operations
+def test_dashboard_body_is_json_with_the_promised_widgets(resources):
+    body = json.loads(render_sub(sub_text(resources["Dashboard"]["Properties"]["DashboardBody"])))
+    text = json.dumps(body)
+    for metric in ("ApproximateNumberOfMessagesVisible", "QueuedAudioSeconds", "GroupDesiredCapacity",
+                   "GroupInServiceInstances", "nvidia_smi_utilization_gpu", "nvidia_smi_memory_used",
+                   "ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionTime", "Errors",
+                   "Duration"):
+        assert metric in text, metric
+
+
+def test_alarms_notify_the_topic(resources):
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    assert {"FailedExecutionsAlarm", "JobDeadLetterQueueAlarm", "QueuedWithoutWorkersAlarm",
+            "HeartbeatTimeoutAlarm"} <= set(alarms)
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_saved_queries(resources):
+    names = {sub_text(q["Properties"]["Name"]).rsplit("/", 1)[-1]
+             for q in of_type(resources, "AWS::Logs::QueryDefinition").values()}
+    assert {"by-process-id", "by-user", "failures"} <= names
+
+
+def test_image_builder_components(resources):
+    install = yaml.safe_load((ROOT / "infra/imagebuilder/install-worker.yaml").read_text())
+    test = yaml.safe_load((ROOT / "infra/imagebuilder/test-worker.yaml").read_text())
+    for doc in (install, test):
+        assert doc["schemaVersion"] == 1.0 and doc["phases"]
+    install_text = json.dumps(install)
+    assert "/opt/models" in install_text and "{{ ModelPrefix }}" in install_text
+    assert "scribefleet-worker.service" in install_text
+    test_text = json.dumps(test)
+    assert "-m gpu_worker --self-test" in test_text and "pytest tests/worker" in test_text
+    # recipe parameters match the documents' declared parameters
+    declared = {n for doc in (install, test) for p in doc.get("parameters", []) for n in p}
+    passed = {p["Name"] for c in resources["WorkerImageRecipe"]["Properties"]["Components"]
+              for p in c.get("Parameters", [])}
+    assert passed <= declared
+    dist = resources["WorkerImageDistribution"]["Properties"]["Distributions"][0]
+    assert dist["LaunchTemplateConfigurations"][0]["LaunchTemplateId"] == {"Ref": "WorkerLaunchTemplate"}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,79 @@ def decide(state: FleetState, policy: str = "seed", params: PolicyParams | None 
     except KeyError:
         raise ValueError(f"unknown scaling policy {policy!r}; known: {', '.join(POLICIES)}") from None
     return rule(state, params)
+
+
+# --- Measurements the policies feed on (issue 8 item 2, the pure part) ---------------------------------------------
+# The Lambdas/worker publish these (Powertools metrics or `emf_record` in a log line); the per-job RTF is what
+# PolicyParams.rtf should be set from.
+
+
+@dataclass(frozen=True)
+class QueueMetrics:
+    queued_files: int
+    queued_audio_seconds: float
+    queued_longest_seconds: float
+    busy_workers: int
+    busy_remaining_seconds: float
+
+
+def queue_metrics(queued: Iterable[Mapping], in_progress: Iterable[Mapping]) -> QueueMetrics:
+    """From job items (status QUEUED / IN_PROGRESS): a QUEUED item that already carries a workerId is claimed, so it
+    counts as a busy worker; busy work left = audioSeconds x (1 - progress/100)."""
+    waiting, claimed = [], []
+    for job in queued:
+        (claimed if job.get("workerId") else waiting).append(job)
+    working = [*claimed, *in_progress]
+    audio = [float(job.get("audioSeconds", 0) or 0) for job in waiting]
+    return QueueMetrics(
+        queued_files=len(waiting),
+        queued_audio_seconds=sum(audio),
+        queued_longest_seconds=max(audio, default=0.0),
+        busy_workers=len(working),
+        busy_remaining_seconds=sum(
+            float(job.get("audioSeconds", 0) or 0) * (1 - min(100.0, float(job.get("progress", 0) or 0)) / 100)
+            for job in working
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class JobMetrics:
+    queue_wait_seconds: float | None  # createdAt -> startedAt (claim)
+    processing_seconds: float | None  # startedAt -> finishedAt
+    rtf: float | None  # audio seconds per processing second (the seed's "15x")
+    attempts: int
+
+
+def _time(value) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # $$.State.EnteredTime: ISO 8601, UTC
+
+
+def job_metrics(item: Mapping) -> JobMetrics:
+    """Per-job figures from a job item (createdAt, startedAt, finishedAt as ISO 8601; audioSeconds; attempts)."""
+    created, started, finished = (_time(item.get(k)) for k in ("createdAt", "startedAt", "finishedAt"))
+    wait = (started - created).total_seconds() if created and started else None
+    processing = (finished - started).total_seconds() if started and finished else None
+    audio = float(item.get("audioSeconds", 0) or 0)
+    rtf = audio / processing if processing and processing > 0 and audio > 0 else None
+    return JobMetrics(wait, processing, rtf, int(item.get("attempts", 0) or 0))
+
+
+def emf_record(namespace: str, dimensions: Mapping[str, str], values: Mapping[str, tuple[float, str]],
+               timestamp_ms: int) -> dict:
+    """One CloudWatch Embedded Metric Format record (a JSON log line CloudWatch turns into metrics): for the GPU
+    worker, whose logs reach CloudWatch through the agent; the Lambdas use Powertools Metrics instead."""
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [list(dimensions)],
+                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+            }],
+        },
+        **dict(dimensions),
+        **{name: value for name, (value, _) in values.items()},
+    }

@@ -1,11 +1,15 @@
-"""Scaler policies: the seed rule's arithmetic, the planned policy's choices, and the rules both must keep."""
+"""Scaler policies: the seed rule's arithmetic, the planned policy's choices, the rules both must keep; and the
+queue/job measurements they feed on."""
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 
 import pytest
 
-from scribefleet.scaling import POLICIES, Decision, FleetState, PolicyParams, decide
+from scribefleet.scaling import (
+    POLICIES, Decision, FleetState, PolicyParams, decide, emf_record, job_metrics, queue_metrics,
+)
 
 
 def state(queued=0, audio=0.0, busy=0, in_service=0, desired=0, max_size=10, **kw) -> FleetState:
@@ -121,3 +125,33 @@ def test_unknown_policy_and_bad_state_are_rejected() -> None:
         state(0, 0, busy=2, in_service=1)
     with pytest.raises(ValueError):
         PolicyParams(rtf=0)
+
+
+# --- measurements (issue 8 item 2, pure part) -----------------------------------------------------------------
+
+
+def test_queue_metrics_count_claimed_jobs_as_busy() -> None:
+    queued = [{"audioSeconds": Decimal("600")}, {"audioSeconds": Decimal("1800")},
+              {"audioSeconds": Decimal("300"), "workerId": "i-1"}]  # claimed, not yet IN_PROGRESS
+    in_progress = [{"audioSeconds": Decimal("900"), "progress": Decimal("40")}]
+    m = queue_metrics(queued, in_progress)
+    assert (m.queued_files, m.queued_audio_seconds, m.queued_longest_seconds) == (2, 2400.0, 1800.0)
+    assert m.busy_workers == 2 and m.busy_remaining_seconds == pytest.approx(300 + 540)
+    assert queue_metrics([], []).queued_longest_seconds == 0.0
+
+
+def test_job_metrics_from_a_completed_item() -> None:
+    item = {"createdAt": "2026-11-25T10:00:00.000Z", "startedAt": "2026-11-25T10:01:30.000Z",
+            "finishedAt": "2026-11-25T10:03:30.000Z", "audioSeconds": Decimal("1800"), "attempts": Decimal("2")}
+    m = job_metrics(item)
+    assert (m.queue_wait_seconds, m.processing_seconds, m.rtf, m.attempts) == (90.0, 120.0, 15.0, 2)
+    queued = job_metrics({"createdAt": "2026-11-25T10:00:00Z", "audioSeconds": 60})
+    assert (queued.queue_wait_seconds, queued.processing_seconds, queued.rtf, queued.attempts) == (None, None, None, 0)
+
+
+def test_emf_record_shape() -> None:
+    record = emf_record("Scribefleet", {"service": "worker"}, {"RTF": (15.0, "None"), "QueueWait": (90.0, "Seconds")}, 1)
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RTF", "Unit": "None"},
+                                                               {"Name": "QueueWait", "Unit": "Seconds"}]
+    assert (record["service"], record["RTF"], record["QueueWait"]) == ("worker", 15.0, 90.0)

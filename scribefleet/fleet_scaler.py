@@ -1,13 +1,13 @@
 """scale_fleet: read the queue from the jobs table and the fleet from the ASG, let the policy decide, apply it."""
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
-from decimal import Decimal
 
 from boto3.dynamodb.conditions import Key
 
 from scribefleet.contract import JobStatus
-from scribefleet.scaling import Decision, FleetState, decide
+from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 
 
 def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
@@ -21,31 +21,36 @@ def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
 
 
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:
-    """Queued = QUEUED and not yet claimed; busy = claimed or IN_PROGRESS (a claimed job is a busy worker)."""
-    queued = _jobs_with_status(table, index, JobStatus.QUEUED)
-    in_progress = _jobs_with_status(table, index, JobStatus.IN_PROGRESS)
-    waiting = [job for job in queued if not job.get("workerId")]
-    busy = len(in_progress) + len(queued) - len(waiting)
+    """Queue from the ByStatus index (a QUEUED job with a workerId is claimed: a busy worker), fleet from the ASG.
+    Only InService instances count as ready; Pending ones are still booting."""
+    queue = queue_metrics(_jobs_with_status(table, index, JobStatus.QUEUED), _jobs_with_status(table, index, JobStatus.IN_PROGRESS))
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
-    in_service = sum(1 for i in group["Instances"] if i["LifecycleState"] in ("InService", "Pending"))
-    remaining = sum(
-        float(job.get("audioSeconds", 0)) * (1 - float(job.get("progress", 0)) / 100) for job in in_progress
-    )
+    states = [i["LifecycleState"] for i in group["Instances"]]
     return FleetState(
-        queued_files=len(waiting),
-        queued_audio_seconds=float(sum(Decimal(str(job.get("audioSeconds", 0))) for job in waiting)),
-        busy_workers=busy,
-        in_service=in_service,
+        queued_files=queue.queued_files,
+        queued_audio_seconds=queue.queued_audio_seconds,
+        busy_workers=queue.busy_workers,
+        in_service=states.count("InService"),
         desired=int(group["DesiredCapacity"]),
         max_size=min(max_size, int(group["MaxSize"])),
-        booting=max(0, int(group["DesiredCapacity"]) - in_service),
-        busy_remaining_seconds=remaining,
+        booting=states.count("Pending"),
+        busy_remaining_seconds=queue.busy_remaining_seconds,
+        queued_longest_seconds=queue.queued_longest_seconds,
     )
 
 
-def scale_fleet(state: FleetState, autoscaling, asg_name: str, policy: str) -> Decision:
+def policy_params(env=os.environ) -> PolicyParams:
+    """Measured speed and boot time for the planned policy (template parameters → Lambda environment)."""
+    defaults = PolicyParams()
+    return PolicyParams(
+        rtf=float(env.get("SCALER_RTF") or defaults.rtf),
+        boot_seconds=float(env.get("SCALER_BOOT_SECONDS") or defaults.boot_seconds),
+    )
+
+
+def scale_fleet(state: FleetState, autoscaling, asg_name: str, policy: str, params: PolicyParams | None = None) -> Decision:
     """Apply the decision; the scaler only ever raises capacity (idle workers retire themselves)."""
-    decision = decide(state, policy)
+    decision = decide(state, policy, params)
     if decision.desired > state.desired:
         autoscaling.set_desired_capacity(AutoScalingGroupName=asg_name, DesiredCapacity=decision.desired, HonorCooldown=False)
     return decision

@@ -3,7 +3,7 @@ import os
 
 import boto3
 
-from scribefleet.fleet_scaler import decision_report, read_fleet_state, scale_fleet
+from scribefleet.fleet_scaler import decision_report, policy_params, read_fleet_state, scale_fleet
 from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
 
 logger, metrics, tracer = lambda_tools("scale_fleet")
@@ -19,7 +19,7 @@ def handler(event: dict, context):
     asg, policy = os.environ["ASG_NAME"], os.environ.get("SCALER_POLICY", "seed")
     table = dynamodb.Table(os.environ["JOBS_TABLE"])
     state = read_fleet_state(table, os.environ.get("STATUS_INDEX", "ByStatus"), autoscaling, asg, int(os.environ["MAX_SIZE"]))
-    decision = scale_fleet(state, autoscaling, asg, policy)
+    decision = scale_fleet(state, autoscaling, asg, policy, policy_params())
     metrics.add_metric(name="QueuedFiles", unit="Count", value=state.queued_files)
     metrics.add_metric(name="QueuedAudioSeconds", unit="Seconds", value=state.queued_audio_seconds)
     metrics.add_metric(name="DesiredWorkers", unit="Count", value=decision.desired)

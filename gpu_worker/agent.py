@@ -94,6 +94,25 @@ class Heartbeat(threading.Thread):
                 return
 
 
+def publish_job_metrics(job: JobMessage, item: dict, processing_seconds: float) -> None:
+    """Per-job figures as CloudWatch EMF (Powertools Metrics; the agent ships the worker's stdout/log file)."""
+    from aws_lambda_powertools import Metrics
+
+    from scribefleet.observability import NAMESPACE
+    from scribefleet.scaling import job_metrics
+
+    claimed = job_metrics({"createdAt": item.get("createdAt"), "startedAt": item.get("claimedAt")})
+    metrics = Metrics(namespace=NAMESPACE, service="gpu_worker")
+    metrics.add_metric(name="ProcessingSeconds", unit="Seconds", value=processing_seconds)
+    metrics.add_metric(name="Attempts", unit="Count", value=int(item.get("attempts", 1) or 1))
+    if claimed.queue_wait_seconds is not None:
+        metrics.add_metric(name="QueueWaitSeconds", unit="Seconds", value=claimed.queue_wait_seconds)
+    if job.audio_seconds and processing_seconds > 0:
+        metrics.add_metric(name="RealTimeFactor", unit="None", value=job.audio_seconds / processing_seconds)
+    metrics.add_metadata(key="process_id", value=job.process_id)
+    metrics.flush_metrics()
+
+
 class Agent:
     def __init__(
         self,
@@ -164,16 +183,16 @@ class Agent:
         self._delete(message)
         self.current = (job, job.claim_token)
         try:
-            token = self.channel.wait_for_work_token(job, self._seen_tokens)
+            token, item = self.channel.wait_for_work_token(job, self._seen_tokens)
         except TokenLost as lost:
             self.log.warning("never received the supervised token", extra={"reason": str(lost)})
             return
         self.current = (job, token)
         self.log.info("job claimed", extra={"worker": self.channel.worker_id, "audio_seconds": job.audio_seconds})
-        self.process(job, token)
+        self.process(job, token, item)
 
     # ---- one job --------------------------------------------------------------------------------------------
-    def process(self, job: JobMessage, token: str) -> None:
+    def process(self, job: JobMessage, token: str, item: dict | None = None) -> None:
         progress = Progress()
         heartbeat = Heartbeat(self.channel, job, token, progress, self.settings.heartbeat_interval, self.log)
         heartbeat.start()
@@ -184,7 +203,9 @@ class Agent:
             progress.set(Stage.UPLOADING, DELIVERY, 1.0)
             self.channel.succeed(token, outputs)
             self.completed += 1
-            self.log.info("job completed", extra={"seconds": round(time.monotonic() - started, 2), "outputs": len(outputs)})
+            seconds = time.monotonic() - started
+            self.log.info("job completed", extra={"seconds": round(seconds, 2), "outputs": len(outputs)})
+            publish_job_metrics(job, item or {}, seconds)
         except (JobCancelled, TokenLost) as lost:
             self.log.warning("job abandoned; nothing uploaded", extra={"reason": str(lost) or "token revoked"})
         except ScribefleetError as error:

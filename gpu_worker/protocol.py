@@ -112,8 +112,8 @@ class JobChannel:
             raise
         self._callback(self.sfn.send_task_success, taskToken=job.claim_token, output=json.dumps({"workerId": self.worker_id}))
 
-    def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> str:
-        """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim)."""
+    def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> tuple[str, dict]:
+        """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim), and the item."""
         deadline = time.monotonic() + self.token_wait_seconds
         delay = 0.05
         while time.monotonic() < deadline:
@@ -121,7 +121,7 @@ class JobChannel:
             token = item.get("workToken")
             if item.get("workTokenFor") == self.worker_id and token and token not in seen:
                 seen.add(token)
-                return token
+                return token, item
             if item.get("workerId") not in (None, self.worker_id) or item.get("status") in ("COMPLETED", "FAILED"):
                 raise TokenLost(f"job {job.process_id} moved on before this worker got its token")
             time.sleep(delay)

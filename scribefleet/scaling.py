@@ -192,7 +192,7 @@ def decide(state: FleetState, policy: str = "seed", params: PolicyParams | None 
 
 
 # --- Measurements the policies feed on (issue 8 item 2, the pure part) ---------------------------------------------
-# The Lambdas/worker publish these (Powertools metrics or `emf_record` in a log line); the per-job RTF is what
+# The Lambdas/worker publish these (Powertools Metrics); the per-job RTF is what
 # PolicyParams.rtf should be set from.
 
 
@@ -247,21 +247,3 @@ def job_metrics(item: Mapping) -> JobMetrics:
     audio = float(item.get("audioSeconds", 0) or 0)
     rtf = audio / processing if processing and processing > 0 and audio > 0 else None
     return JobMetrics(wait, processing, rtf, int(item.get("attempts", 0) or 0))
-
-
-def emf_record(namespace: str, dimensions: Mapping[str, str], values: Mapping[str, tuple[float, str]],
-               timestamp_ms: int) -> dict:
-    """One CloudWatch Embedded Metric Format record (a JSON log line CloudWatch turns into metrics): for the GPU
-    worker, whose logs reach CloudWatch through the agent; the Lambdas use Powertools Metrics instead."""
-    return {
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [list(dimensions)],
-                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
-            }],
-        },
-        **dict(dimensions),
-        **{name: value for name, (value, _) in values.items()},
-    }

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from scribefleet.scaling import (
-    POLICIES, Decision, FleetState, PolicyParams, decide, emf_record, job_metrics, queue_metrics,
+    POLICIES, Decision, FleetState, PolicyParams, decide, job_metrics, queue_metrics,
 )
 
 
@@ -149,9 +149,3 @@ def test_job_metrics_from_a_completed_item() -> None:
     assert (queued.queue_wait_seconds, queued.processing_seconds, queued.rtf, queued.attempts) == (None, None, None, 0)
 
 
-def test_emf_record_shape() -> None:
-    record = emf_record("Scribefleet", {"service": "worker"}, {"RTF": (15.0, "None"), "QueueWait": (90.0, "Seconds")}, 1)
-    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
-    assert record["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RTF", "Unit": "None"},
-                                                               {"Name": "QueueWait", "Unit": "Seconds"}]
-    assert (record["service"], record["RTF"], record["QueueWait"]) == ("worker", 15.0, 90.0)

@@ -208,7 +208,8 @@ def test_layer_ships_shared_package_and_pinned_deps(resources):
     layer = resources["CommonLayer"]
     assert layer["Properties"]["ContentUri"] == "layers/common"
     assert layer["Metadata"]["BuildMethod"] == "python3.12"
-    link = ROOT / "layers/common/python/scribefleet"
+    # BuildMethod python3.x copies ContentUri into the layer's python/ folder, so the link sits at the root
+    link = ROOT / "layers/common/scribefleet"
     assert link.is_symlink() and link.resolve() == (ROOT / "scribefleet").resolve()
     assert (link / "contract.py").is_file() and (link / "schemas/options.schema.json").is_file()
     pins = [l.strip() for l in (ROOT / "layers/common/requirements.txt").read_text().splitlines()

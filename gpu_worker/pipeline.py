@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from gpu_worker.config import WorkerConfig
-from gpu_worker.media import SAMPLE_RATE, decode_audio
+from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
 from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
 from gpu_worker.result import SpeakerTurn, TranscriptResult
 from gpu_worker.transcription import Transcriber, resolve_device
@@ -68,6 +68,7 @@ class Pipeline:
 
             diarizer = load_diarizer(config.diarizer, config.diarizer_model_dir, _torch_device(transcriber.device))
         self.diarizer = diarizer
+        prewarm()  # the first job's decoder child starts now, not when the job arrives
 
     def run(self, audio_path: str | os.PathLike, options: dict | None = None, progress: Progress | None = None) -> TranscriptResult:
         """Options as validated by scribefleet.options: language, speakers / min_speakers / max_speakers,

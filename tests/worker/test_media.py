@@ -130,5 +130,13 @@ def test_decoder_memory_is_bounded(media_dir):
 
 
 def test_a_crashing_decoder_is_a_bad_input_not_a_dead_worker():
-    crashed = subprocess.CompletedProcess([], -11, b"", b"")
-    assert media._status(crashed) == {"code": "BadInput", "message": "the decoder crashed on this file (signal 11)"}
+    assert media._status(-11, b"", b"Segmentation fault") == {"code": "BadInput", "message": "the decoder crashed on this file (signal 11)"}
+
+
+def test_each_file_gets_a_fresh_decoder_started_ahead_of_time(media_dir):
+    media.prewarm()
+    first = media._spare[1]
+    decode_audio(media_dir / "clip.wav")
+    assert first.wait(timeout=5) == 0  # it decoded this file and exited: nothing carries over to the next file
+    second = media._spare[1]
+    assert second.pid != first.pid and second.poll() is None  # the next one is already waiting

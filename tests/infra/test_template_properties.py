@@ -429,6 +429,21 @@ def test_user_data_writes_worker_environment(resources):
         assert env.get(key), key
 
 
+def test_worker_reads_its_configuration_from_the_user_data_environment(template, resources):
+    """The env file, rendered with the parameter defaults, is a complete configuration for gpu_worker's job loop."""
+    from gpu_worker.config import WorkerConfig
+
+    defaults = {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
+    text = SUB_VAR.sub(lambda m: defaults.get(m.group(1), "PLACEHOLDER-" + m.group(1)),
+                       heredoc(user_data(resources), "SCRIBEFLEET_ENV"))
+    env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    config = WorkerConfig.from_env(env)
+    assert config.missing_for_jobs() == []
+    assert config.model_dir == "/opt/models/faster-whisper-large-v3-turbo"
+    assert config.diarizer == "pyannote" and config.diarizer_model_dir == "/opt/models/pyannote"
+    assert config.heartbeat_interval == 5 and config.idle_timeout == 300
+
+
 def test_user_data_cloudwatch_agent_config(resources):
     config = json.loads(render_sub(heredoc(user_data(resources), "SCRIBEFLEET_CWAGENT")))
     files = config["logs"]["logs_collected"]["files"]["collect_list"]

@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -414,6 +415,15 @@ def test_user_data_references_only_known_names(template, resources):
     known = set(template["Parameters"]) | set(resources) | PSEUDO
     for var in SUB_VAR.findall(user_data(resources)):
         assert var.split(".")[0] in known, f"user data substitutes unknown ${{{var}}}"
+
+
+def test_user_data_is_valid_bash(resources, tmp_path):
+    script = tmp_path / "user-data.sh"
+    script.write_text(render_sub(user_data(resources)))
+    proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    # ${VAR} would be taken by Fn::Sub: bash variables must be written $VAR in the template
+    assert not re.findall(r"\$\{[a-z_]+\}", user_data(resources))
 
 
 def test_user_data_writes_worker_environment(resources):

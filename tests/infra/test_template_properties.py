@@ -483,6 +483,8 @@ def test_worker_unit_restarts_and_runs_the_agent():
     assert "EnvironmentFile=/etc/scribefleet/worker.env" in unit
     assert re.search(r"^ExecStart=\S*python -m gpu_worker run$", unit, re.M)
     assert "ExecStartPre=/opt/scribefleet/bin/worker-prestart.sh" in unit
+    # EMF metrics printed on stdout must reach the shipped log file, or CloudWatch never sees them
+    assert "StandardOutput=append:/var/log/scribefleet/worker.log" in unit
 
 
 # ---------------------------------------------------------------- operations

@@ -70,6 +70,12 @@ class Transcriber:
             cpu_threads=cpu_threads,
             local_files_only=True,
         )
+        mels = self.model.feature_extractor.mel_filters.shape[0]
+        if mels != self.model.model.n_mels:  # large-v3 needs 128: its preprocessor_config.json is missing
+            raise FileNotFoundError(
+                f"{model_dir} expects {self.model.model.n_mels} mel bins but features have {mels}: "
+                "copy the model's preprocessor_config.json into the directory"
+            )
         self.batched = BatchedInferencePipeline(self.model) if batch_size > 1 else None
         log.info("loaded %s on %s (%s), batch size %d", self.name, self.device, self.compute_type, batch_size)
 

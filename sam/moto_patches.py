@@ -12,6 +12,30 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    `error` to the backend, so a worker's readable reason ("the audio stream cannot be decoded") would never reach
    the job item. We pass both, as AWS does.
 
+3. A state machine created by CloudFormation can be executed (`StateMachine.create_from_cloudformation_json`):
+   moto's CloudFormation puts it into the plain Step Functions backend, while the API (with `execute_state_machine`
+   on) reads the executing parser backend, so StartExecution answered StateMachineDoesNotExist. We create, update
+   and delete it through the backend the API uses, with the template's tracing configuration. Its logging
+   configuration (Level ALL to a log group) is left out on purpose: with it, moto's interpreter answered the first
+   SendTaskHeartbeat of a Transcribe token with InvalidToken (tests/workflow/test_worker_protocol.py failed
+   reproducibly); the local tools read the execution history instead.
+
+4. EventBridge delivers to Lambda and Step Functions targets (`events.models.Rule.send_to_targets`): moto supports
+   only logs/SQS/event-bus/API-destination targets and raises NotImplementedError for the rest (S3's notification
+   path swallows it, so an upload silently started nothing). We invoke the function (asynchronously, as
+   EventBridge does) or start the execution, and hand every other target to moto.
+
+5. Lambda output reaches CloudWatch Logs: with patch 1 a handler's log lines went to the process's stdout only. When
+   `capture_lambda_output()` is on (the local stack), each invocation's output is saved to the function's log
+   group `/aws/lambda/<name>` as Lambda does, so `scribefleet logs` reads them the same way locally and on AWS.
+
+6. CloudFormation resource types moto lacks (`cloudformation.parsing.get_model_map`): AWS::CloudWatch::Alarm,
+   AWS::Logs::MetricFilter, AWS::S3::BucketPolicy, AWS::SQS::QueuePolicy and AWS::SNS::TopicPolicy were skipped
+   with a warning, so they were missing from the stack and `!GetAtt Alarm.Arn` (the dashboard) failed the deploy.
+   Each is created through moto's own service backend (describe_alarms, describe_metric_filters,
+   get_bucket_policy, the queue's and topic's Policy attribute then show it). AWS::Logs::QueryDefinition (saved
+   Logs Insights queries) has no service in moto: it is recorded in the stack with its properties, nothing more.
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
 - a heartbeat timeout surfaces as `States.Timeout` (AWS: `States.HeartbeatTimeout`): the ASL catches both.
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
@@ -20,7 +44,9 @@ Known gaps handled elsewhere, not patched (asserted in the tests):
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -34,8 +60,12 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 from moto.awslambda import models as lambda_models
+from moto.cloudformation import parsing as cfn_parsing
 from moto.core.responses import ActionResult, EmptyResult
+from moto.events import models as events_models
+from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
+from moto.utilities.arns import parse_arn
 
 REPO = Path(__file__).resolve().parent.parent
 Handler = Callable[[dict, Any], Any]
@@ -44,6 +74,8 @@ _handlers: dict[str, Handler] = {}  # function name → handler
 _env_lock = threading.RLock()
 _applied = False
 _original_invoke = lambda_models.LambdaFunction._invoke_lambda
+_original_send_to_targets = events_models.Rule.send_to_targets
+_output = threading.local()  # per-thread capture buffer of the Lambda invocation running on that thread
 
 
 def load_handler(code_dir: str | Path, handler: str = "app.handler") -> Handler:
@@ -94,18 +126,61 @@ def lambda_context(fn: lambda_models.LambdaFunction) -> SimpleNamespace:
     return lambda_context_for(fn.function_name, fn.function_arn, int(fn.memory_size or 128), int(fn.timeout or 3))
 
 
+class _ThreadRoutedStream(io.TextIOBase):
+    """sys.stdout stand-in: text written on a thread that runs a Lambda invocation goes to that invocation's buffer
+    (Powertools' handlers hold the stream object they were created with, so it must be installed before the
+    handlers are imported); everything else goes to the real stream."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, text: str) -> int:
+        buffer = getattr(_output, "buffer", None)
+        return (buffer if buffer is not None else self.real).write(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+    def isatty(self) -> bool:
+        return self.real.isatty()
+
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+
+def capture_lambda_output() -> None:
+    """Route Lambda handlers' stdout into CloudWatch Logs (patch 5). Call before handlers are loaded."""
+    if not isinstance(sys.stdout, _ThreadRoutedStream):
+        sys.stdout = _ThreadRoutedStream(sys.stdout)
+
+
+def _save_logs(fn: lambda_models.LambdaFunction, text: str) -> None:
+    if text.strip():
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)
+        fn.save_logs(text)
+
+
 def _invoke_in_process(self: lambda_models.LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     handler = _handlers.get(self.function_name)
     if handler is None:
         return _original_invoke(self, event)
     payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
+    capturing = isinstance(sys.stdout, _ThreadRoutedStream)
+    _output.buffer = io.StringIO() if capturing else None
     with function_environment({**self.environment_vars, "AWS_LAMBDA_FUNCTION_NAME": self.function_name}):
         try:
             result = handler(payload, lambda_context(self))
-            return json.dumps(result), False, ""
+            answer = json.dumps(result), False, ""
         except Exception as error:  # the Lambda runtime's error shape: Step Functions reads errorType
             body = {"errorType": type(error).__name__, "errorMessage": str(error), "stackTrace": traceback.format_tb(error.__traceback__)}
-            return json.dumps(body), True, traceback.format_exc()
+            print(traceback.format_exc())
+            answer = json.dumps(body), True, traceback.format_exc()
+        finally:
+            text = _output.buffer.getvalue() if capturing else ""
+            _output.buffer = None
+    if capturing:
+        _save_logs(self, text)
+    return answer
 
 
 def _send_task_failure_with_cause(self) -> ActionResult:
@@ -115,17 +190,212 @@ def _send_task_failure_with_cause(self) -> ActionResult:
     return EmptyResult()
 
 
+def _executing_backend(account_id: str, region_name: str):
+    return sfn_responses.get_backend(account_id, region_name)
+
+
+def _state_machine_from_cloudformation(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any):
+    props = cloudformation_json["Properties"]
+    return _executing_backend(account_id, region_name).create_state_machine(
+        name=props.get("StateMachineName") or resource_name,
+        definition=props.get("DefinitionString", ""),
+        roleArn=props.get("RoleArn", ""),
+        tags=sfn_models.cfn_to_api_tags(props.get("Tags", [])),
+        tracingConfiguration=props.get("TracingConfiguration"),
+    )
+
+
+def _state_machine_delete_from_cloudformation(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+    _executing_backend(account_id, region_name).delete_state_machine(resource_name)
+
+
+def _state_machine_update_from_cloudformation(cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str):
+    props = cloudformation_json.get("Properties", {})
+    return _executing_backend(account_id, region_name).update_state_machine(
+        original_resource.arn, definition=props.get("DefinitionString"), role_arn=props.get("RoleArn")
+    )
+
+
+def _deliver(target_arn: str, event: dict) -> None:
+    arn = parse_arn(target_arn)
+    if arn.service == "lambda":
+        function = lambda_models.lambda_backends[arn.account][arn.region].get_function(target_arn)
+        function._invoke_lambda(event=json.dumps(event))
+    else:
+        _executing_backend(arn.account, arn.region).start_execution(
+            target_arn, name=str(uuid.uuid4()), execution_input=json.dumps(event)
+        )
+
+
+def _send_to_targets(self, original_event: dict, transform_input: bool = True) -> None:
+    ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
+    if ours and self.event_pattern.matches_event(original_event):
+        for target in ours:  # asynchronous, as EventBridge is: the caller (S3 PutObject, PutEvents) does not wait
+            threading.Thread(target=_deliver, args=(target["Arn"], copy.deepcopy(original_event)), daemon=True).start()
+    if len(ours) < len(self.targets):
+        rest = copy.copy(self)
+        rest.targets = [t for t in self.targets if t not in ours]
+        _original_send_to_targets(rest, original_event, transform_input)
+
+
+class _ExtraResource:
+    """A CloudFormation resource of a type moto lacks (patch 6), created through the service's moto backend."""
+
+    TYPE = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    def __init__(self, physical_resource_id: str, attributes: dict[str, str] | None = None):
+        self.physical_resource_id, self.attributes = physical_resource_id, attributes or {}
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, name: str) -> str:
+        return self.attributes[name]
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any):
+        return cls.create(resource_name, cloudformation_json.get("Properties", {}), account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any, account_id: str, region_name: str):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        return None
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+class _Alarm(_ExtraResource):
+    TYPE, ATTRIBUTES = "AWS::CloudWatch::Alarm", ("Arn",)
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=props.get("AlarmName") or name, namespace=props.get("Namespace", ""), metric_name=props.get("MetricName", ""),
+            comparison_operator=props["ComparisonOperator"], evaluation_periods=int(props["EvaluationPeriods"]),
+            period=int(props.get("Period") or 60), threshold=float(props.get("Threshold") or 0), statistic=props.get("Statistic", ""),
+            description=props.get("AlarmDescription", ""), dimensions=props.get("Dimensions", []),
+            alarm_actions=props.get("AlarmActions", []), datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            treat_missing_data=props.get("TreatMissingData"),
+        )
+        return cls(alarm.name, {"Arn": alarm.alarm_arn})
+
+
+class _MetricFilter(_ExtraResource):
+    TYPE = "AWS::Logs::MetricFilter"
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        from moto.logs.models import logs_backends
+
+        transformations = [{k[0].lower() + k[1:]: v for k, v in t.items()} for t in props.get("MetricTransformations", [])]
+        filter_name = props.get("FilterName") or name
+        logs_backends[account_id][region_name].put_metric_filter(filter_name, props.get("FilterPattern", ""), props["LogGroupName"], transformations)
+        return cls(filter_name)
+
+
+class _BucketPolicy(_ExtraResource):
+    """moto enforces bucket policies but ignores their Conditions, so our TLS-only Deny statements (conditioned on
+    aws:SecureTransport / s3:TlsVersion) would deny every request. Statements with a Condition are recorded, not
+    enforced; unconditional ones go into the bucket."""
+
+    TYPE = "AWS::S3::BucketPolicy"
+    recorded: dict[str, dict] = {}  # bucket → the template's policy document
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        from moto.s3.models import s3_backends
+
+        document = props["PolicyDocument"]
+        cls.recorded[props["Bucket"]] = document
+        enforceable = [st for st in document.get("Statement", []) if "Condition" not in st]
+        if enforceable:
+            policy = json.dumps({**document, "Statement": enforceable}).encode()
+            s3_backends[account_id]["aws"].put_bucket_policy(props["Bucket"], policy)
+        return cls(props["Bucket"])
+
+
+class _QueuePolicy(_ExtraResource):
+    TYPE = "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        from moto.sqs.models import sqs_backends
+
+        for url in props["Queues"]:
+            sqs_backends[account_id][region_name].set_queue_attributes(url.rsplit("/", 1)[-1], {"Policy": json.dumps(props["PolicyDocument"])})
+        return cls(name)
+
+
+class _TopicPolicy(_ExtraResource):
+    TYPE = "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        from moto.sns.models import sns_backends
+
+        for arn in props["Topics"]:
+            sns_backends[account_id][region_name].set_topic_attribute(arn, "Policy", json.dumps(props["PolicyDocument"]))
+        return cls(name)
+
+
+class _QueryDefinition(_ExtraResource):
+    TYPE = "AWS::Logs::QueryDefinition"
+    recorded: dict[str, dict] = {}  # name → properties (moto has no Logs Insights to hold them)
+
+    @classmethod
+    def create(cls, name: str, props: dict, account_id: str, region_name: str):
+        cls.recorded[props.get("Name") or name] = props
+        return cls(props.get("Name") or name)
+
+
+EXTRA_RESOURCES = {cls.TYPE: cls for cls in (_Alarm, _MetricFilter, _BucketPolicy, _QueuePolicy, _TopicPolicy, _QueryDefinition)}
+_original_model_map = cfn_parsing.get_model_map
+
+
+def _model_map_with_extras() -> dict[str, Any]:
+    return {**EXTRA_RESOURCES, **_original_model_map()}
+
+
+TARGETS: dict[str, tuple[Any, str, Any]] = {
+    "lambda in-process": (lambda_models.LambdaFunction, "_invoke_lambda", _invoke_in_process),
+    "SendTaskFailure cause": (sfn_responses.StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
+    "CloudFormation state machine (create)": (sfn_models.StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
+    "CloudFormation state machine (delete)": (sfn_models.StateMachine, "delete_from_cloudformation_json", classmethod(_state_machine_delete_from_cloudformation)),
+    "CloudFormation state machine (update)": (sfn_models.StateMachine, "update_from_cloudformation_json", classmethod(_state_machine_update_from_cloudformation)),
+    "EventBridge Lambda/Step Functions targets": (events_models.Rule, "send_to_targets", _send_to_targets),
+    "CloudFormation types moto lacks": (cfn_parsing, "get_model_map", _model_map_with_extras),
+}
+
+
 def apply() -> None:
     """Install the patches (idempotent). Raises if moto no longer has what we patch."""
     global _applied
     if _applied:
         return
-    if not callable(getattr(lambda_models.LambdaFunction, "_invoke_lambda", None)):
-        raise RuntimeError("moto.awslambda LambdaFunction._invoke_lambda is gone: re-check sam/moto_patches.py for this moto version")
-    if not callable(getattr(sfn_responses.StepFunctionResponse, "send_task_failure", None)):
-        raise RuntimeError("moto StepFunctionResponse.send_task_failure is gone: re-check sam/moto_patches.py")
-    lambda_models.LambdaFunction._invoke_lambda = _invoke_in_process
-    sfn_responses.StepFunctionResponse.send_task_failure = _send_task_failure_with_cause
+    for name, (owner, attribute, _) in TARGETS.items():
+        if not callable(getattr(owner, attribute, None)):
+            raise RuntimeError(f"moto {owner.__name__}.{attribute} is gone ({name}): re-check sam/moto_patches.py for this moto version")
+    for owner, attribute, replacement in TARGETS.values():
+        setattr(owner, attribute, replacement)
     _applied = True
 
 

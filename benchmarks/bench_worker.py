@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,13 @@ def generate_dialog(minutes: float, folder: Path) -> tuple[Path, str]:
     mp3 = folder / "dialog.mp3"
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-i", str(wav), "-ar", "44100", "-b:a", "128k", str(mp3)], check=True)
     return mp3, dialog.text
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its reaped children (the decoder child): steadier than wall time
+    when other processes share the cores."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
 def main() -> None:
@@ -95,11 +103,13 @@ def main() -> None:
 
         _, bare_text = bare()  # warm-up both (first CTranslate2 call allocates its buffers)
         _, worker_text, _ = worker()
-        bare_times, worker_times, worker_timings = [], [], []
+        bare_times, worker_times, worker_timings, cpu = [], [], [], {bare: [], worker: []}
         for index in range(args.rounds):
             order = (bare, worker) if index % 2 == 0 else (worker, bare)
             for job in order:
+                before = cpu_seconds()
                 outcome = job()
+                cpu[job].append(cpu_seconds() - before)
                 (bare_times if job is bare else worker_times).append(outcome[0])
                 if job is worker:
                     worker_timings.append(outcome[2])
@@ -121,6 +131,9 @@ def main() -> None:
     paired = statistics.median(w / b for w, b in zip(worker_times, bare_times))  # same round: same background load
     print(f"overhead ratio worker / bare (goal ≤ 1.10×): medians {worker_median / bare_median:.3f}×, "
           f"paired per round {paired:.3f}×, best runs {min(worker_times) / min(bare_times):.3f}×")
+    bare_cpu, worker_cpu = statistics.median(cpu[bare]), statistics.median(cpu[worker])
+    print(f"CPU seconds (process + decoder child, medians): bare {bare_cpu:.2f}, worker {worker_cpu:.2f}, "
+          f"ratio {worker_cpu / bare_cpu:.3f}×")
     stage_medians = {k: statistics.median(t[k] for t in worker_timings) for k in worker_timings[0]}
     print("worker transcription-part stages (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in stage_medians.items()))
     print(f"full pipeline (with diarization): {full_wall:.2f} s, RTF {full_wall / duration:.4f}; stages "

@@ -63,9 +63,11 @@ def decode_audio(
         try:
             stdout, stderr = child.communicate(request.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
-            raise ScribefleetError(ErrorCode.BAD_INPUT, f"decoding the media took longer than {timeout:.0f} s")
+            _kill(child)
+            raise ScribefleetError(ErrorCode.BAD_INPUT, f"decoding the media took longer than {timeout:g} s") from None
+        except BaseException:  # e.g. the agent abandoning the job on SIGTERM: the child must not outlive it
+            _kill(child)
+            raise
         finally:
             prewarm(memory_bytes)  # the next job's decoder imports while this job diarizes and transcribes
         status = _status(child.returncode, stdout, stderr)
@@ -126,8 +128,12 @@ def _discard(child: subprocess.Popen) -> None:
     try:
         child.communicate(b"", timeout=2)
     except subprocess.TimeoutExpired:
-        child.kill()
-        child.communicate()
+        _kill(child)
+
+
+def _kill(child: subprocess.Popen) -> None:
+    child.kill()
+    child.communicate()
 
 
 @atexit.register

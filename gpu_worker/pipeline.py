@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appeara
 from gpu_worker.result import SpeakerTurn, TranscriptResult
 from gpu_worker.transcription import Transcriber, resolve_device
 from scribefleet.contract import Stage
+
+if TYPE_CHECKING:
+    from gpu_worker.diarization import Diarizer
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ class _Reporter:
 
 
 class Pipeline:
-    def __init__(self, config: WorkerConfig, transcriber: Transcriber | None = None, diarizer: Any = None):
+    def __init__(self, config: WorkerConfig, transcriber: Transcriber | None = None, diarizer: Diarizer | None = None):
+        """Loads both models once (or takes loaded ones, to share them between pipelines)."""
         self.config = config
         if transcriber is None:
             device, _ = resolve_device(config.device, config.compute_type)

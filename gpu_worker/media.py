@@ -118,6 +118,9 @@ def _spawn(memory_bytes: int) -> subprocess.Popen:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
         "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MiB of address space per thread arena otherwise
+        # numpy's BLAS would size per-core buffers at import (large on a 48-core instance); the child needs no BLAS.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
     }
     command = [sys.executable, "-m", "gpu_worker.media", str(memory_bytes)]
     return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)

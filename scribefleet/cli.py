@@ -1,0 +1,429 @@
+"""`scribefleet`: run the service locally, submit files, watch jobs, fetch transcripts, read logs.
+
+    scribefleet local up                         # emulated AWS (moto) from template.yaml + local GPU fleet
+    scribefleet submit meeting.wav --user alice --speakers 2 --formats srt,vtt,json
+    scribefleet status --watch                   # live progress bars per job, queue and fleet
+    scribefleet fetch alice-meeting-1a2b3c --out transcripts/
+    scribefleet logs alice-meeting-1a2b3c        # every line of that process id: Lambdas, state machine, worker
+
+Every command targets the local stack (found through .scribefleet/local.json) unless --stack-name names a deployed
+CloudFormation stack (with --profile/--region); resource names always come from the stack's Outputs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from scribefleet.contract import ID_PATTERN, JobStatus, output_prefix, process_id
+
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+# ---- where the stack is -----------------------------------------------------------------------------------------
+@dataclass
+class Target:
+    outputs: dict[str, str]
+    stack_name: str
+    region: str
+    endpoint: str | None = None  # the local moto server
+    profile: str | None = None
+    log_dir: Path | None = None  # local worker logs
+
+    def session(self):
+        import boto3
+
+        if self.endpoint:
+            return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing", region_name=self.region)
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    def client(self, service: str):
+        return self.session().client(service, endpoint_url=self.endpoint)
+
+    def table(self):
+        return self.session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.outputs["JobsTableName"])
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    if getattr(args, "stack_name", None):
+        import boto3
+
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
+        stack = session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        return Target(outputs, args.stack_name, session.region_name, profile=args.profile)
+    from sam.stack import LocalInfo
+
+    info = LocalInfo.load(Path(args.home))
+    return Target(info.outputs, info.stack_name, info.region, endpoint=info.endpoint, log_dir=Path(info.log_dir))
+
+
+# ---- local up ---------------------------------------------------------------------------------------------------
+def cmd_local_up(args: argparse.Namespace) -> int:
+    import logging
+
+    from sam.stack import up
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    for noisy in ("moto", "werkzeug", "botocore", "samtranslator"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    import warnings
+
+    warnings.simplefilter("ignore")
+    parameters = dict(p.split("=", 1) for p in args.parameter)
+    if args.max_workers:
+        parameters["MaxWorkers"] = str(args.max_workers)
+    if args.heartbeat_seconds:
+        parameters["HeartbeatSeconds"] = str(args.heartbeat_seconds)
+    stack = up(
+        Path(args.home), port=args.port, parameters=parameters, with_fleet=not args.no_fleet, idle_timeout=args.idle_timeout,
+        boot_delay=args.boot_delay, heartbeat_interval=args.heartbeat_interval, cpu_threads=args.cpu_threads,
+    )
+    print(f"scribefleet local stack up at {stack.info.endpoint} (stack {stack.info.stack_name})", flush=True)
+    print(f"  input bucket : {stack.info.outputs['InputBucketName']}", flush=True)
+    print(f"  output bucket: {stack.info.outputs['OutputBucketName']}", flush=True)
+    print(f"  worker logs  : {stack.info.log_dir}", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping.wait()
+    print("stopping workers and the stack...", flush=True)
+    stack.stop()
+    return 0
+
+
+# ---- submit -----------------------------------------------------------------------------------------------------
+def default_transcript_id(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-")[:50] or "file"
+    return f"{stem}-{secrets.token_hex(3)}"
+
+
+def submit_metadata(args: argparse.Namespace) -> dict[str, str]:
+    options = {
+        "language": args.language, "speakers": args.speakers, "min-speakers": args.min_speakers,
+        "max-speakers": args.max_speakers, "formats": args.formats, "speaker-names": args.speaker_names,
+    }
+    return {k: str(v) for k, v in options.items() if v is not None}
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    if not ID_PATTERN.fullmatch(args.user):
+        print(f"--user must match {ID_PATTERN.pattern}", file=sys.stderr)
+        return 2
+    if args.transcript_id and len(args.files) > 1:
+        print("--transcript-id names one file's job: give one file", file=sys.stderr)
+        return 2
+    s3 = target.client("s3")
+    metadata = submit_metadata(args)
+    for name in args.files:
+        path = Path(name)
+        transcript = args.transcript_id or default_transcript_id(path)
+        key = f"uploads/{args.user}/{transcript}/{path.name}"
+        s3.upload_file(str(path), target.outputs["InputBucketName"], key, ExtraArgs={"Metadata": metadata})
+        print(f"{process_id(args.user, transcript)}\ts3://{target.outputs['InputBucketName']}/{key}", flush=True)
+    return 0
+
+
+# ---- status / jobs ----------------------------------------------------------------------------------------------
+def all_jobs(target: Target) -> list[dict[str, Any]]:
+    table, items, kwargs = target.table(), [], {"ConsistentRead": True}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda j: str(j.get("createdAt", "")))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
+
+
+def bar(percent: float, width: int = 24) -> str:
+    filled = int(round(width * min(max(percent, 0), 100) / 100))
+    return "█" * filled + "░" * (width - filled)
+
+
+def job_line(job: dict[str, Any], now: datetime) -> str:
+    status, progress = str(job.get("status", "?")), float(job.get("progress", 0) or 0)
+    created, claimed, finished = _when(job.get("createdAt")), _when(job.get("claimedAt")), _when(job.get("finishedAt"))
+    elapsed = ((finished or now) - created).total_seconds() if created else None
+    eta = None
+    if status == JobStatus.IN_PROGRESS and claimed and 0 < progress < 100:
+        working = (now - claimed).total_seconds()
+        eta = working * (100 - progress) / progress
+    line = (f"{job['processId'][:36]:36} {status:11} {bar(progress)} {progress:5.1f}% {str(job.get('stage', '')):12} "
+            f"{str(job.get('workerId', '-'))[:19]:19} {_duration(elapsed):>6} eta {_duration(eta):>5}")
+    if status == JobStatus.FAILED and isinstance(job.get("error"), dict):
+        line += f"\n    {job['error'].get('code')}: {job['error'].get('message')}"
+    return line
+
+
+def fleet_summary(target: Target, jobs: list[dict[str, Any]]) -> str:
+    queued = [j for j in jobs if j.get("status") == JobStatus.QUEUED and not j.get("workerId")]
+    audio = sum(float(j.get("audioSeconds", 0) or 0) for j in queued)
+    attributes = target.client("sqs").get_queue_attributes(
+        QueueUrl=target.outputs["JobQueueUrl"], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    group = target.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[target.outputs["WorkerAutoScalingGroupName"]]
+    )["AutoScalingGroups"][0]
+    in_service = sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService")
+    counts = {s: sum(1 for j in jobs if j.get("status") == s) for s in JobStatus}
+    return (f"queue {attributes.get('ApproximateNumberOfMessages', '0')} waiting · queued jobs {len(queued)} ({_duration(audio)} audio) · "
+            f"fleet desired {group['DesiredCapacity']} / in service {in_service} (max {group['MaxSize']}) · "
+            + " ".join(f"{s.value.lower()} {n}" for s, n in counts.items()))
+
+
+def render_status(target: Target, user: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    jobs = [j for j in all_jobs(target) if user is None or j.get("userId") == user]
+    now = datetime.now(timezone.utc)
+    lines = [fleet_summary(target, jobs), ""]
+    lines += [job_line(j, now) for j in jobs] or ["no jobs yet: `scribefleet submit FILE --user U`"]
+    return "\n".join(lines), jobs
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    if not args.watch:
+        print(render_status(target, args.user)[0])
+        return 0
+    interactive = sys.stdout.isatty()
+    try:
+        while True:
+            text, jobs = render_status(target, args.user)
+            if interactive:
+                sys.stdout.write("\x1b[H\x1b[J")  # home + clear: redraw the bars in place
+            print(f"{datetime.now():%H:%M:%S}  {text}", flush=True)
+            if args.until_done and jobs and all(j.get("status") in TERMINAL for j in jobs):
+                return 0 if all(j.get("status") == JobStatus.COMPLETED for j in jobs) or not args.fail_on_failed else 1
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    for job in all_jobs(target):
+        if args.user and job.get("userId") != args.user:
+            continue
+        error = job.get("error") or {}
+        print("\t".join([job["processId"], str(job.get("status")), str(job.get("fileName", "")), str(job.get("audioSeconds", "")),
+                         str(job.get("createdAt", "")), str(job.get("finishedAt", "")), str(error.get("code", ""))]))
+    return 0
+
+
+# ---- fetch ------------------------------------------------------------------------------------------------------
+def job_item(target: Target, pid: str) -> dict[str, Any]:
+    item = target.table().get_item(Key={"processId": pid}, ConsistentRead=True).get("Item")
+    if not item:
+        raise SystemExit(f"no job {pid!r}")
+    return item
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    job = job_item(target, args.id)
+    if job.get("status") != JobStatus.COMPLETED:
+        print(f"{args.id} is {job.get('status')}; nothing to fetch" + (f" ({job['error'].get('message')})" if job.get("error") else ""), file=sys.stderr)
+        return 1
+    s3, bucket = target.client("s3"), target.outputs["OutputBucketName"]
+    prefix = output_prefix(job["userId"], job["transcriptId"])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            destination = out / obj["Key"][len(prefix):]
+            s3.download_file(bucket, obj["Key"], str(destination))
+            print(destination)
+    return 0
+
+
+# ---- logs -------------------------------------------------------------------------------------------------------
+def stack_resources(target: Target) -> dict[str, tuple[str, str]]:
+    cfn, resources, kwargs = target.client("cloudformation"), {}, {"StackName": target.stack_name}
+    while True:
+        page = cfn.list_stack_resources(**kwargs)
+        for r in page["StackResourceSummaries"]:
+            resources[r["LogicalResourceId"]] = (r["ResourceType"], r.get("PhysicalResourceId", ""))
+        if not page.get("NextToken"):
+            return resources
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _stamp(millis: float) -> str:
+    return datetime.fromtimestamp(millis / 1000, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def log_lines(target: Target, pid: str) -> list[tuple[str, str, str]]:
+    """(timestamp, source, line) for one process id: Lambda log groups, execution history, worker logs."""
+    lines: list[tuple[str, str, str]] = []
+    logs = target.client("logs")
+    groups = [f"/aws/lambda/{physical}" for kind, physical in stack_resources(target).values() if kind == "AWS::Lambda::Function"]
+    if not target.endpoint:
+        groups += [target.outputs["WorkerLogGroups"].split()[-1]] if "WorkerLogGroups" in target.outputs else []
+    for group in groups:
+        try:
+            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=f'"{pid}"'):
+                for event in page["events"]:
+                    if pid in event["message"]:
+                        lines.append((_stamp(event["timestamp"]), group.rsplit("/", 1)[-1], event["message"].rstrip()))
+        except logs.exceptions.ResourceNotFoundException:
+            continue
+    sfn = target.client("stepfunctions")
+    try:
+        job = job_item(target, pid)
+    except SystemExit:
+        job = {}
+    executions = {job["executionArn"]} if job.get("executionArn") else set()
+    for execution in sfn.list_executions(stateMachineArn=target.outputs["StateMachineArn"], maxResults=1000)["executions"]:
+        if execution["name"].startswith(pid):
+            executions.add(execution["executionArn"])
+    for arn in executions:
+        for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
+            details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
+            text = json.dumps(next(iter(details.values()), {}), default=str)
+            text = re.sub(r'"(claimToken|workToken|taskToken)\\?"\s*:\s*\\?"[^"\\]*\\?"', r'"\1": "<redacted>"', text)
+            lines.append((event["timestamp"].astimezone(timezone.utc).isoformat(timespec="milliseconds"), "state-machine", f"{event['type']} {text[:400]}"))
+    if target.log_dir and target.log_dir.exists():
+        for path in sorted(target.log_dir.glob("*.log")):
+            for raw in path.read_text(errors="replace").splitlines():
+                if pid in raw:
+                    try:
+                        record = json.loads(raw)
+                        millis = record.get("_aws", {}).get("Timestamp")  # EMF metric lines
+                        stamp = _stamp(millis) if millis else str(record.get("timestamp", ""))
+                    except (ValueError, AttributeError):
+                        stamp = ""
+                    lines.append((stamp.replace(" ", "T").replace(",", "."), path.stem, raw))
+    return sorted(lines, key=lambda line: line[0])
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    lines = log_lines(target, args.id)
+    for stamp, source, text in lines:
+        print(f"{stamp} [{source}] {text}")
+    return 0 if lines else 1
+
+
+# ---- demo -------------------------------------------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from scribefleet.demo import run_demo
+
+    return run_demo(args)
+
+
+# ---- parser -----------------------------------------------------------------------------------------------------
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target (default: the local stack)")
+    group.add_argument("--stack-name", help="a deployed CloudFormation stack (reads its Outputs)")
+    group.add_argument("--profile", help="AWS profile for --stack-name")
+    group.add_argument("--region", help="AWS region for --stack-name")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scribefleet", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", default=os.environ.get("SCRIBEFLEET_HOME", ".scribefleet"), help="local state directory (default .scribefleet)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
+    up = local.add_parser("up", help="start moto + template.yaml + the local fleet; runs until Ctrl-C")
+    up.add_argument("--port", type=int, default=0, help="moto server port on 127.0.0.1 (default: any free port)")
+    up.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE", help="template parameter override (repeatable)")
+    up.add_argument("--max-workers", type=int, help="MaxWorkers (default 3)")
+    up.add_argument("--heartbeat-seconds", type=int, help="HeartbeatSeconds of the Transcribe state (default 10)")
+    up.add_argument("--idle-timeout", type=float, default=20.0, help="seconds a worker waits on an empty queue before retiring")
+    up.add_argument("--boot-delay", type=float, default=0.0, help="seconds an instance 'boots' before its worker starts")
+    up.add_argument("--heartbeat-interval", type=float, default=1.0, help="worker heartbeat interval in seconds")
+    up.add_argument("--cpu-threads", type=int, default=0, help="CTranslate2 threads per worker (0 = default)")
+    up.add_argument("--no-fleet", action="store_true", help="stack only; run workers yourself")
+    up.set_defaults(func=cmd_local_up)
+
+    submit = commands.add_parser("submit", help="upload files (an ordinary S3 put with x-amz-meta-* options)")
+    submit.add_argument("files", nargs="+")
+    submit.add_argument("--user", required=True)
+    submit.add_argument("--transcript-id", help="default: the file name + a random suffix")
+    submit.add_argument("--language")
+    submit.add_argument("--speakers", type=int)
+    submit.add_argument("--min-speakers", type=int)
+    submit.add_argument("--max-speakers", type=int)
+    submit.add_argument("--formats", help="comma-separated: txt,srt,vtt,json,tsv,docx,edl,avid_markers")
+    submit.add_argument("--speaker-names", help="comma-separated names, in order of first appearance")
+    _target_options(submit)
+    submit.set_defaults(func=cmd_submit)
+
+    status = commands.add_parser("status", help="progress per job, queue and fleet")
+    status.add_argument("--watch", action="store_true", help="redraw until Ctrl-C")
+    status.add_argument("--interval", type=float, default=1.0)
+    status.add_argument("--until-done", action="store_true", help="with --watch: stop when every job is COMPLETED or FAILED")
+    status.add_argument("--fail-on-failed", action="store_true", help="with --until-done: exit 1 if a job FAILED")
+    status.add_argument("--user")
+    _target_options(status)
+    status.set_defaults(func=cmd_status)
+
+    jobs = commands.add_parser("jobs", help="one line per job (tab-separated)")
+    jobs.add_argument("--user")
+    _target_options(jobs)
+    jobs.set_defaults(func=cmd_jobs)
+
+    fetch = commands.add_parser("fetch", help="download a completed job's transcripts")
+    fetch.add_argument("id", help="process id (<userId>-<transcriptId>)")
+    fetch.add_argument("--out", required=True)
+    _target_options(fetch)
+    fetch.set_defaults(func=cmd_fetch)
+
+    logs = commands.add_parser("logs", help="every log line of one process id across components")
+    logs.add_argument("id", help="process id (<userId>-<transcriptId>)")
+    _target_options(logs)
+    logs.set_defaults(func=cmd_logs)
+
+    demo = commands.add_parser("demo", help="local stack + a short multi-speaker sample, end to end, then shut down")
+    demo.add_argument("--keep", action="store_true", help="leave .scribefleet/demo files in place")
+    demo.set_defaults(func=cmd_demo)
+
+    from scribefleet import simulate_cli
+
+    simulate = commands.add_parser("simulate", help="the fleet simulator (scaler policies, claim orders)")
+    simulate_cli.add_arguments(simulate)
+    simulate.set_defaults(func=simulate_cli.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FileNotFoundError as missing:
+        print(missing, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -177,6 +177,7 @@ def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str
         "accepted": True,
         "media": {
             "key": key,
+            "fileName": parsed.file_name,  # from the resolved key: an URL-encoded event key must not name the outputs
             "versionId": head.get("VersionId") or source.get("versionId") or "",
             "etag": head.get("ETag", "").strip('"'),
             "size": size,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gpu_worker.fleet import Fleet
@@ -28,6 +29,9 @@ from scribefleet.options import DEFAULT_FORMATS
 
 # Share of overall progress per phase around the pipeline (the pipeline reports its own 0..1 inside PIPELINE).
 DOWNLOAD, PIPELINE, DELIVERY = (0.0, 0.05), (0.05, 0.92), (0.92, 1.0)
+# Transient DynamoDB/S3/SQS errors and throttling: bounded retries with backoff (botocore "standard" mode: up to
+# 6 retries, jittered exponential backoff capped at 20 s; tests/reliability/test_faults.py injects errors into it).
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
 
 
 class JobCancelled(Exception):
@@ -300,7 +304,6 @@ def main(config) -> int:
     import os
 
     import boto3
-    from botocore.config import Config
 
     from gpu_worker.fleet import AutoScalingFleet
     from gpu_worker.pipeline import Pipeline
@@ -309,11 +312,9 @@ def main(config) -> int:
     if missing:
         raise SystemExit(f"missing configuration: {', '.join(missing)}")
     log = worker_logger(os.environ.get("SCRIBEFLEET_LOG_FILE") or os.environ.get("LOG_FILE"))
-    # Transient DynamoDB/S3/SQS errors and throttling: bounded retries with backoff (botocore "standard" mode).
-    retrying = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
-    client = lambda name: boto3.client(name, config=retrying)  # noqa: E731
+    client = lambda name: boto3.client(name, config=CLIENT_CONFIG)  # noqa: E731
     fleet = AutoScalingFleet(client("autoscaling"), instance_id=os.environ.get("SCRIBEFLEET_INSTANCE_ID") or None)
-    table = boto3.resource("dynamodb", config=retrying).Table(config.table_name)
+    table = boto3.resource("dynamodb", config=CLIENT_CONFIG).Table(config.table_name)
     log.info("loading models", extra={"instance": fleet.instance_id, "model_dir": config.model_dir, "diarizer": config.diarizer})
     pipeline = Pipeline(config)
     settings = AgentSettings(

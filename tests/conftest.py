@@ -1,6 +1,8 @@
 """Test-wide settings: fake AWS identity for moto (never real credentials), offline models, no telemetry."""
 import os
 
+pytest_plugins = ["scribefleet.selfcheck"]  # the reliability report line at the end of every run
+
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",

@@ -26,6 +26,7 @@ import boto3
 
 REPO = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
+RETIRE_GRACE_SECONDS = 3.0  # after leaving the group, before SIGTERM
 
 
 def model_dir() -> str:
@@ -67,6 +68,7 @@ class Worker:
     seen_at: float
     started_at: float | None = None
     terminating_since: float | None = None
+    signalled_at: float | None = None
 
 
 class LocalFleet:
@@ -141,11 +143,14 @@ class LocalFleet:
         if process is None or process.poll() is not None:
             self._forget(worker)
             return
-        if worker.terminating_since is None:
-            worker.terminating_since = time.monotonic()
+        now = time.monotonic()
+        if worker.terminating_since is None:  # a self-retiring worker exits by itself right after its terminate call
+            worker.terminating_since = now
+        elif worker.signalled_at is None and now - worker.terminating_since > RETIRE_GRACE_SECONDS:
+            worker.signalled_at = now
             log.info("instance %s left the group: SIGTERM to pid %d", worker.instance_id, process.pid)
             process.send_signal(signal.SIGTERM)
-        elif time.monotonic() - worker.terminating_since > 15:
+        elif worker.signalled_at is not None and now - worker.signalled_at > 15:
             process.kill()
 
     def _exited(self, worker: Worker) -> None:

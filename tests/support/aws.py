@@ -64,11 +64,10 @@ class Stack:
 
 def build_stack(limits: dict | None = None, max_size: int = 10) -> Stack:
     """Deploy template.yaml into the active moto mock. limits: ProbeMedia env overrides (shrunk timeouts), passed
-    as the template parameters that set them. Uploads are delivered by the tests (no EventBridge bridge), so a
-    test decides how often an event arrives."""
+    as the template parameters that set them. An upload starts its execution through S3 → EventBridge → StartJob."""
     limits = {"HEARTBEAT_SECONDS": "2", "CLAIM_TIMEOUT_SECONDS": "30", "PROCESS_TIMEOUT_BASE_SECONDS": "60", **(limits or {})}
     parameters = {LIMIT_PARAMETERS[k]: str(v) for k, v in limits.items()}
-    deployment = deploy("scribefleet-test", {**parameters, "MaxWorkers": str(max_size)}, bridge_events=False)
+    deployment = deploy("scribefleet-test", {**parameters, "MaxWorkers": str(max_size)}, bridge_events=True)
     out = deployment.outputs
     return Stack(
         input_bucket=out["InputBucketName"], output_bucket=out["OutputBucketName"], table_name=out["JobsTableName"],

@@ -15,7 +15,8 @@ from gpu_worker.fleet import ProcessFleet
 from gpu_worker.protocol import JobChannel
 from gpu_worker.result import Segment, TranscriptResult, Word
 from sam import moto_patches
-from scribefleet.contract import Stage
+from scribefleet.contract import Stage, execution_name
+from scribefleet.ingest import identify
 from tests.support.aws import REGION, REPO, Stack, build_stack, object_created_event
 
 
@@ -89,14 +90,33 @@ def start_worker(stack):
 
 @pytest.fixture
 def upload(stack):
-    """Put an object into the input bucket and deliver its EventBridge event to the StartJob handler, as AWS would."""
+    """Put an object into the input bucket: S3 → EventBridge → StartJob starts the execution, as in AWS (the local
+    stack's bridge). `deliver` > 1 delivers the same event again to StartJob, as EventBridge may."""
     start_job = moto_patches.load_handler(REPO / "functions" / "start_job")
 
     def put(key: str, body: bytes, metadata: dict | None = None, deliver: int = 1) -> list[dict]:
         head = stack.s3.put_object(Bucket=stack.input_bucket, Key=key, Body=body, Metadata=metadata or {})
         head = stack.s3.head_object(Bucket=stack.input_bucket, Key=key, VersionId=head["VersionId"])
+        ids = identify(key)
+        name = execution_name(ids["processId"], head["VersionId"])
+        arn = stack.state_machine_arn.replace(":stateMachine:", ":execution:") + ":" + name
+        _wait_for_execution(stack, arn)
+        results = [{"processId": ids["processId"], "executionName": name, "started": True, "executionArn": arn}]
         event = object_created_event(stack.input_bucket, key, head)
         with moto_patches.function_environment({"STATE_MACHINE_ARN": stack.state_machine_arn}):
-            return [start_job(event, moto_patches.lambda_context_for("start_job")) for _ in range(deliver)]
+            results += [start_job(event, moto_patches.lambda_context_for("start_job")) for _ in range(deliver - 1)]
+        return results
 
     return put
+
+
+def _wait_for_execution(stack: Stack, arn: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stack.sfn.describe_execution(executionArn=arn)
+            return
+        except stack.sfn.exceptions.ExecutionDoesNotExist:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the upload's event started no execution {arn} within {timeout} s") from None
+            time.sleep(0.05)

@@ -386,6 +386,20 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
 }
 
 
+ORIGINALS = {name: getattr(owner, attribute) for name, (owner, attribute, _) in TARGETS.items()}
+
+
+@contextmanager
+def without(name: str):
+    """Run with one patch undone (tests show the gap each patch covers)."""
+    owner, attribute, replacement = TARGETS[name]
+    setattr(owner, attribute, ORIGINALS[name])
+    try:
+        yield
+    finally:
+        setattr(owner, attribute, replacement if _applied else ORIGINALS[name])
+
+
 def apply() -> None:
     """Install the patches (idempotent). Raises if moto no longer has what we patch."""
     global _applied

@@ -1,0 +1,106 @@
+"""The whole service on one machine: S3 upload → EventBridge → Step Functions → local fleet → real worker processes.
+
+The tests share one local stack (a session fixture) and run in file order; each leaves the fleet working or idle,
+never broken, and the last one waits for the fleet to retire to zero.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+import srt
+import webvtt
+
+from tests.e2e.conftest import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.models]
+WORKING_STAGES = ("downloading", "decoding", "diarizing", "transcribing")
+
+
+def submit(local, clip, transcript_id: str, *extra: str) -> str:
+    result = local.cli("submit", str(clip), "--user", "e2e", "--transcript-id", transcript_id, *extra)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\t")[0]
+
+
+def assert_valid_transcripts(files: dict[str, bytes], stem: str) -> dict:
+    cues = list(srt.parse(files[f"{stem}.srt"].decode()))
+    assert cues and all(c.end > c.start for c in cues) and any(c.content.strip() for c in cues)
+    captions = webvtt.from_string(files[f"{stem}.vtt"].decode())
+    assert len(captions) > 0 and captions[0].text.strip()
+    document = json.loads(files[f"{stem}.json"])
+    assert document and json.loads(files["result.json"])["segments"]
+    return document
+
+
+def test_two_uploads_both_complete_with_valid_srt_vtt_json(local, clips):
+    pids = [submit(local, clips["short-1"], "two-a", "--formats", "srt,vtt,json", "--speakers", "2"),
+            submit(local, clips["short-2"], "two-b", "--formats", "srt,vtt,json")]
+    wait_until(lambda: all(local.job(p).get("status") in ("COMPLETED", "FAILED") for p in pids), timeout=150, what="both jobs done")
+
+    for pid, stem in zip(pids, ("short-1", "short-2")):
+        job = local.job(pid)
+        assert job["status"] == "COMPLETED", job.get("error")
+        files = local.outputs_of(pid)
+        assert set(files) == {f"{stem}.srt", f"{stem}.vtt", f"{stem}.json", "result.json"}
+        assert_valid_transcripts(files, stem)
+    text = b" ".join(local.outputs_of(pids[0]).values()).decode(errors="replace").lower()
+    assert sum(word in text for word in ("quick", "lazy", "studio", "tomorrow", "morning")) >= 3  # words of the dialog
+
+
+def test_bad_file_fails_with_its_reason_visible_in_status(local, clips):
+    pid = submit(local, clips["bad"], "bad")
+    wait_until(lambda: local.job(pid).get("status") == "FAILED", timeout=30, what="bad upload FAILED")
+    status = local.cli("status")
+    assert status.returncode == 0, status.stderr
+    assert "UnsupportedMedia" in status.stdout and "notes.wav" in status.stdout, status.stdout
+    assert "e2e-bad" in local.cli("jobs").stdout
+
+
+def test_worker_killed_mid_job_is_replaced_and_the_job_completes_without_partial_outputs(local, clips):
+    pid = submit(local, clips["long"], "killed", "--formats", "srt,vtt,json")
+    job = wait_until(lambda: (j := local.job(pid)).get("stage") in WORKING_STAGES and j.get("workerId") and j, timeout=90,
+                     interval=0.1, what="job in progress")
+    victim = job["workerId"]
+    pid_of_victim = local.fleet()["workers"][victim]["pid"]
+    os.kill(pid_of_victim, signal.SIGKILL)
+    assert local.outputs_of(pid) == {}  # killed before uploading: nothing under the prefix
+
+    wait_until(lambda: local.job(pid).get("status") in ("COMPLETED", "FAILED"), timeout=150, what="retried job done")
+    job = local.job(pid)
+    assert job["status"] == "COMPLETED", job.get("error")
+    assert job["attempts"] >= 2 and job["workerId"] != victim
+    files = local.outputs_of(pid)
+    assert set(files) == {"long.srt", "long.vtt", "long.json", "result.json"}
+    assert_valid_transcripts(files, "long")
+    assert any(h["instance"] == victim and h.get("exitCode") == -signal.SIGKILL for h in local.fleet()["history"])
+    logs = local.cli("logs", pid)
+    assert "WorkerLost" in logs.stdout or "States.Timeout" in logs.stdout
+
+
+def test_queued_uploads_scale_the_fleet_out_and_idle_workers_retire_to_zero(local, clips):
+    wait_until(lambda: not local.fleet()["workers"] and local.group()["DesiredCapacity"] == 0, timeout=60, what="idle fleet at 0")
+    started = len(local.fleet()["history"])
+    peak = 0
+    pids = []
+    for i, clip in enumerate(("short-3", "short-4", "short-1")):
+        pids.append(submit(local, clips[clip], f"scale-{i}", "--formats", "json"))
+        # The next upload arrives while this one is being worked on: the scaler then counts a busy worker.
+        wait_until(lambda: local.job(pids[-1]).get("workerId") or local.job(pids[-1]).get("status") == "COMPLETED", timeout=90, what="claimed")
+        peak = max(peak, local.group()["DesiredCapacity"])
+    while not all(local.job(p).get("status") in ("COMPLETED", "FAILED") for p in pids):
+        peak = max(peak, local.group()["DesiredCapacity"], len(local.fleet()["workers"]))
+        time.sleep(0.25)
+    assert [local.job(p)["status"] for p in pids] == ["COMPLETED"] * 3
+    assert peak > 1, "the fleet never scaled out beyond one worker"
+    assert len({local.job(p)["workerId"] for p in pids}) > 1 or len(local.fleet()["history"]) - started > 1
+
+    wait_until(lambda: local.group()["DesiredCapacity"] == 0 and not local.group()["Instances"] and not local.fleet()["workers"],
+               timeout=60, what="fleet retired to 0")
+    retired = [h for h in local.fleet()["history"][started:] if "exitCode" in h]
+    assert retired and all(h["exitCode"] == 0 for h in retired)  # they retired themselves, nobody killed them
+    status = local.cli("status").stdout
+    assert "fleet desired 0 / in service 0" in status

@@ -1,0 +1,219 @@
+"""Why each patch in sam/moto_patches.py exists: every test shows the gap with the patch undone, then the fix.
+
+If moto is upgraded and a gap closes, the "without" half of a test fails: drop the patch then. If a patch target
+disappears, test_apply_fails_loudly_when_a_target_is_gone's mechanism makes apply() raise.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+import threading
+import time
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from sam import moto_patches
+
+REGION = "us-east-1"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def aws():
+    moto_patches.apply()
+    with mock_aws(config=moto_patches.MOTO_CONFIG):
+        yield
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def _function(name: str = "echo") -> str:
+    role = boto3.client("iam", region_name=REGION).create_role(RoleName=f"r-{name}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    return boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": _zip()},
+        Environment={"Variables": {"GREETING": "hello"}},
+    )["FunctionArn"]
+
+
+def _wait(condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    return condition()
+
+
+def test_moto_is_pinned_to_the_version_the_patches_were_written_for():
+    pinned = [line for line in (REPO / "constraints.txt").read_text().splitlines() if line.startswith("moto==")]
+    assert pinned == [f"moto=={version('moto')}"] == ["moto==5.2.5"]
+
+
+def test_apply_fails_loudly_when_a_target_is_gone(monkeypatch):
+    class Empty:
+        pass
+
+    monkeypatch.setitem(moto_patches.TARGETS, "gone", (Empty, "vanished", lambda: None))
+    monkeypatch.setattr(moto_patches, "_applied", False)
+    with pytest.raises(RuntimeError, match="vanished"):
+        moto_patches.apply()
+
+
+# 1 ---------------------------------------------------------------------------------------------------------------
+def test_lambda_runs_the_registered_handler_in_process_with_the_function_environment(aws):
+    import os
+
+    _function("echo")
+    seen = {}
+    moto_patches.register_handler("echo", lambda event, context: seen.update(event=event, greeting=os.environ["GREETING"]) or {"ok": True})
+    lam = boto3.client("lambda", region_name=REGION)
+    with moto_patches.without("lambda in-process"):
+        try:
+            answer = lam.invoke(FunctionName="echo", Payload=b'{"x": 1}')["Payload"].read()
+        except Exception as error:  # no Docker here: moto's own invoke cannot run the code
+            answer = repr(error).encode()
+    assert b'"ok": true' not in answer and not seen
+
+    answer = json.loads(lam.invoke(FunctionName="echo", Payload=b'{"x": 1}')["Payload"].read())
+    assert answer == {"ok": True} and seen == {"event": {"x": 1}, "greeting": "hello"}
+
+
+# 2 ---------------------------------------------------------------------------------------------------------------
+def _token_machine() -> tuple[str, str]:
+    queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="tokens")["QueueUrl"]
+    definition = {"StartAt": "Wait", "States": {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}, "End": True}}}
+    arn = boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name="tokens", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+    return arn, queue
+
+
+def _failure_cause(name: str) -> str | None:
+    sfn, sqs = boto3.client("stepfunctions", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    machine, queue = _token_machine() if not sfn.list_state_machines()["stateMachines"] else (
+        sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"], sqs.get_queue_url(QueueName="tokens")["QueueUrl"])
+    execution = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    message = _wait(lambda: sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages"))[0]
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    sfn.send_task_failure(taskToken=json.loads(message["Body"])["token"], error="BadInput", cause="the audio stream cannot be decoded")
+    described = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d)
+    assert described["status"] == "FAILED" and described["error"] == "BadInput"
+    return described.get("cause")
+
+
+def test_send_task_failure_keeps_its_cause(aws):
+    with moto_patches.without("SendTaskFailure cause"):
+        assert _failure_cause("without") != "the audio stream cannot be decoded"
+    assert _failure_cause("with") == "the audio stream cannot be decoded"
+
+
+# 3 ---------------------------------------------------------------------------------------------------------------
+def _stack_with_state_machine(name: str) -> str:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    template = {"Resources": {"Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+        "DefinitionString": json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
+        "RoleArn": "arn:aws:iam::123456789012:role/sfn"}}}}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    resources = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    return resources[0]["PhysicalResourceId"]
+
+
+def test_a_state_machine_created_by_cloudformation_can_be_executed(aws):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    with moto_patches.without("CloudFormation state machine (create)"):
+        arn = _stack_with_state_machine("without")
+        with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+            sfn.start_execution(stateMachineArn=arn, name="x", input="{}")
+    arn = _stack_with_state_machine("with")
+    execution = sfn.start_execution(stateMachineArn=arn, name="x", input="{}")["executionArn"]
+    assert _wait(lambda: sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED")
+
+
+# 4 ---------------------------------------------------------------------------------------------------------------
+def test_eventbridge_delivers_to_lambda_targets(aws):
+    arn = _function("on-event")
+    calls = []
+    moto_patches.register_handler("on-event", lambda event, context: calls.append(event) or {})
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="uploads", EventPattern=json.dumps({"source": ["aws.s3"]}))
+    events.put_targets(Rule="uploads", Targets=[{"Id": "fn", "Arn": arn}])
+    entry = {"Source": "aws.s3", "DetailType": "Object Created", "Detail": json.dumps({"bucket": {"name": "b"}})}
+    with moto_patches.without("EventBridge Lambda/Step Functions targets"):
+        with pytest.raises(NotImplementedError):  # in-process; a moto server answers PutEvents with 500
+            events.put_events(Entries=[entry])
+        time.sleep(0.5)
+        assert calls == []
+    events.put_events(Entries=[entry])
+    assert _wait(lambda: calls) and calls[0]["detail"] == {"bucket": {"name": "b"}}
+
+
+# 5 ---------------------------------------------------------------------------------------------------------------
+def test_lambda_output_reaches_its_cloudwatch_log_group_when_captured(aws):
+    _function("talker")
+    moto_patches.register_handler("talker", lambda event, context: print('{"message": "hello from talker"}') or {})
+    lam, logs = boto3.client("lambda", region_name=REGION), boto3.client("logs", region_name=REGION)
+
+    def logged() -> list[str]:
+        try:
+            return [e["message"] for e in logs.filter_log_events(logGroupName="/aws/lambda/talker")["events"]]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    lam.invoke(FunctionName="talker", Payload=b"{}")
+    assert not any("hello from talker" in m for m in logged())
+    real = sys.stdout
+    try:
+        moto_patches.capture_lambda_output()
+        lam.invoke(FunctionName="talker", Payload=b"{}")
+    finally:
+        sys.stdout = real
+    assert any("hello from talker" in m for m in logged())
+
+
+# 6 ---------------------------------------------------------------------------------------------------------------
+ALARM_TEMPLATE = {"Resources": {
+    "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": "failures", "Namespace": "AWS/States", "MetricName": "ExecutionsFailed", "Statistic": "Sum",
+        "Period": 300, "EvaluationPeriods": 1, "Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold"}},
+    "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Tags": [{"Key": "alarm", "Value": {"Fn::GetAtt": ["Alarm", "Arn"]}}]}},
+}}
+
+
+def test_cloudformation_creates_the_resource_types_moto_lacks(aws):
+    cfn, cloudwatch = boto3.client("cloudformation", region_name=REGION), boto3.client("cloudwatch", region_name=REGION)
+    with moto_patches.without("CloudFormation types moto lacks"):
+        with pytest.raises(ClientError, match="Fn::GetAtt references undefined resource Alarm"):
+            cfn.create_stack(StackName="without", TemplateBody=json.dumps(ALARM_TEMPLATE))
+    cfn.create_stack(StackName="with", TemplateBody=json.dumps(ALARM_TEMPLATE))
+    assert [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]] == ["failures"]
+    types = {r["ResourceType"] for r in cfn.list_stack_resources(StackName="with")["StackResourceSummaries"]}
+    assert types == {"AWS::CloudWatch::Alarm", "AWS::SNS::Topic"}
+
+
+def test_tls_only_bucket_policy_is_recorded_not_enforced_because_moto_ignores_conditions(aws):
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="tls-only")
+    deny_plain_http = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                       "Resource": ["arn:aws:s3:::tls-only", "arn:aws:s3:::tls-only/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    s3.put_bucket_policy(Bucket="tls-only", Policy=json.dumps(deny_plain_http))
+    with pytest.raises(ClientError, match="Forbidden|AccessDenied"):  # the gap: the condition is ignored, all denied
+        s3.put_object(Bucket="tls-only", Key="k", Body=b"x")
+    s3.delete_bucket_policy(Bucket="tls-only")
+    template = {"Resources": {"Policy": {"Type": "AWS::S3::BucketPolicy", "Properties": {"Bucket": "tls-only", "PolicyDocument": deny_plain_http}}}}
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName="policy", TemplateBody=json.dumps(template))
+    s3.put_object(Bucket="tls-only", Key="k", Body=b"x")
+    assert moto_patches.EXTRA_RESOURCES["AWS::S3::BucketPolicy"].recorded["tls-only"] == deny_plain_http

@@ -105,15 +105,17 @@ def zip_directory(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-def package(template: dict[str, Any], s3, bucket: str = ARTIFACT_BUCKET, repo: Path = REPO) -> dict[str, Any]:
-    """`sam package` locally: code directories → zips in `bucket`; DefinitionUri → an inline Definition."""
+def package(template: dict[str, Any], s3=None, bucket: str = ARTIFACT_BUCKET, repo: Path = REPO) -> dict[str, Any]:
+    """`sam package` locally: code directories → zips in `bucket`; DefinitionUri → an inline Definition.
+    Without an s3 client only the template is rewritten (for translating it, e.g. in tests)."""
     packaged = copy.deepcopy(template)
     for logical_id, resource in packaged["Resources"].items():
         kind, props = resource["Type"], resource.get("Properties", {})
         for prop in ("CodeUri", "ContentUri"):
             if kind in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion") and isinstance(props.get(prop), str):
                 key = f"{logical_id}.zip"
-                s3.put_object(Bucket=bucket, Key=key, Body=zip_directory(repo / props[prop]))
+                if s3 is not None:
+                    s3.put_object(Bucket=bucket, Key=key, Body=zip_directory(repo / props[prop]))
                 props[prop] = {"Bucket": bucket, "Key": key} if prop == "CodeUri" else f"s3://{bucket}/{key}"
         if kind == "AWS::Serverless::StateMachine" and isinstance(props.get("DefinitionUri"), str):
             props["Definition"] = json.loads((repo / props.pop("DefinitionUri")).read_text())

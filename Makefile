@@ -21,5 +21,9 @@ test-fast: install
 lint: install
 	bash scripts/lint.sh
 
+# The README's first command: everything on this machine (moto from template.yaml, real worker processes), then off.
+demo: install
+	$(PY) -m scribefleet.cli demo
+
 clean:
 	rm -rf .venv .venv-sam .pytest_cache .aws-sam

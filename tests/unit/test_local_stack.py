@@ -133,3 +133,14 @@ def test_buckets_version_and_the_input_bucket_notifies_eventbridge_which_starts_
     assert pattern["detail"]["bucket"]["name"] == [deployment.outputs["InputBucketName"]]
     targets = events.list_targets_by_rule(Rule=rules[0]["Name"])["Targets"]
     assert [t["Arn"].rsplit(":", 1)[-1] for t in targets] == [deployment.functions["StartJobFunction"]]
+
+
+def test_env_json_gives_every_function_exactly_the_variables_the_template_sets():
+    """sam/env.json is for `sam local invoke --env-vars sam/env.json`: same functions, same variable names."""
+    env = json.loads((REPO / "sam" / "env.json").read_text())
+    template = load_template()
+    shared = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    functions = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert set(env) == set(functions)
+    for logical_id, resource in functions.items():
+        assert set(env[logical_id]) == shared | set(resource["Properties"].get("Environment", {}).get("Variables", {})), logical_id

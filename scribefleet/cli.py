@@ -340,6 +340,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    """The seed's load test (37 files, 10 h) scaled by --scale, or the 1-file post-deploy regression check."""
+    from scribefleet import loadtest
+    from scribefleet.workloads import make_workload
+
+    target = resolve_target(args)
+    s3, table, bucket = target.client("s3"), target.table(), target.outputs["InputBucketName"]
+    if args.regression:
+        ok, report = loadtest.regression(s3, table, bucket, budget=args.budget, audio_seconds=args.regression_seconds)
+        print("\n".join(report.lines()))
+        print(f"regression {'PASSED' if ok else 'FAILED'}: 1 file, budget {args.budget:.0f} s")
+        return 0 if ok else 1
+    uploads = make_workload(args.workload)[: args.files or None]
+    progress = lambda r: print(f"\r{len(r.done)}/{len(r.jobs)} done", end="", flush=True)  # noqa: E731
+    report = loadtest.run_load(s3, table, bucket, uploads, scale=args.scale, timeout=args.timeout, on_progress=progress)
+    print()
+    print("\n".join(report.lines()))
+    return 0 if all(j.status == JobStatus.COMPLETED for j in report.jobs) and len(report.jobs) == len(uploads) else 1
+
+
 # ---- parser -----------------------------------------------------------------------------------------------------
 def _target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: the local stack)")
@@ -407,6 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="local stack + a short multi-speaker sample, end to end, then shut down")
     demo.add_argument("--keep", action="store_true", help="leave .scribefleet/demo files in place")
     demo.set_defaults(func=cmd_demo)
+
+    load = commands.add_parser("loadtest", help="upload a workload and measure makespan/latency; --regression: 1 file within 5 min")
+    load.add_argument("--workload", default="seed", help="seed (37 files, 10 h), trickle, burst or huge (default %(default)s)")
+    load.add_argument("--scale", type=float, default=1.0, help="multiply every duration and arrival time (e.g. 0.02 locally)")
+    load.add_argument("--files", type=int, default=0, help="only the first N files of the workload")
+    load.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
+    load.add_argument("--regression", action="store_true", help="the post-deploy check: one file COMPLETED within --budget")
+    load.add_argument("--budget", type=float, default=300.0, help="regression budget in seconds (default 300)")
+    load.add_argument("--regression-seconds", type=float, default=30.0, help="audio length of the regression file")
+    _target_options(load)
+    load.set_defaults(func=cmd_loadtest)
 
     from scribefleet import simulate_cli
 

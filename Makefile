@@ -2,9 +2,15 @@
 PY ?= .venv/bin/python
 PIP ?= .venv/bin/pip
 
-.PHONY: install test test-fast lint demo bench clean
+.PHONY: install sysdeps test test-fast lint demo bench clean
 
-install: .venv/.installed
+# Debian packages the tests and the demo need (espeak-ng for speech, ffmpeg for media); installed when missing.
+sysdeps:
+	@if ! command -v espeak-ng >/dev/null || ! command -v ffmpeg >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng ffmpeg >/dev/null; \
+	  else echo "please install: sudo apt-get install espeak-ng ffmpeg" >&2; exit 1; fi; fi
+
+install: sysdeps .venv/.installed
 .venv/.installed: requirements.txt constraints.txt pyproject.toml
 	python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
@@ -24,6 +30,12 @@ lint: install
 # The README's first command: everything on this machine (moto from template.yaml, real worker processes), then off.
 demo: install
 	$(PY) -m scribefleet.cli demo
+
+# Benchmarks print figures (recorded by hand in docs/benchmarks.md); not part of `make test`.
+bench: install
+	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_worker.py
+	$(PY) benchmarks/bench_diarization.py
 
 clean:
 	rm -rf .venv .venv-sam .pytest_cache .aws-sam

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SAMPLE_RATE = 16000
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")  # pyannote phones home otherwise
 import_torchaudio()  # before pyannote.audio imports it (see assets.import_torchaudio)
+# pyannote warns at import that torchcodec cannot decode files; we never give it a file, only a waveform
+warnings.filterwarnings("ignore", message="torchcodec is not installed correctly")
 
 from pyannote.audio import Model, Pipeline  # noqa: E402
 from pyannote.audio.core.plda import PLDA  # noqa: E402

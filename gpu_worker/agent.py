@@ -26,6 +26,7 @@ from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLos
 from gpu_worker.result import TranscriptResult
 from scribefleet.contract import ErrorCode, ScribefleetError, Stage, output_prefix, output_stem
 from scribefleet.options import DEFAULT_FORMATS
+from scribefleet.scaling import aged_claim_key
 
 # Share of overall progress per phase around the pipeline (the pipeline reports its own 0..1 inside PIPELINE).
 DOWNLOAD, PIPELINE, DELIVERY = (0.0, 0.05), (0.05, 0.92), (0.92, 1.0)
@@ -50,6 +51,7 @@ class AgentSettings:
     idle_timeout: float = 600.0
     poll_seconds: int = 20
     visibility_timeout: int = 120
+    claim_rtf: float = 15.0  # expected speed, to weigh a job's work in the claim order (scaling.aged_claim_key)
 
 
 class Progress:
@@ -148,14 +150,32 @@ class Agent:
                 return "retired"
             wait = int(max(0, min(self.settings.poll_seconds, self.settings.idle_timeout - idle)))
             messages = self.sqs.receive_message(
-                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=wait,
-                VisibilityTimeout=self.settings.visibility_timeout,
+                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                VisibilityTimeout=self.settings.visibility_timeout, MessageSystemAttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             if not messages:
                 continue
-            self.handle(messages[0])
+            self.handle(self._take_one(messages))
             idle_since = time.monotonic()
         return "stopped"
+
+    def _take_one(self, messages: list[dict]) -> dict:
+        """SQS has no order: of the (up to 10) jobs received, take the first in the aged claim order the simulator
+        settled on (long files uploaded together go first; older uploads are not starved) and hand the rest back."""
+        def key(message: dict) -> float:
+            try:
+                audio = float(json.loads(message["Body"]).get("audioSeconds") or 0)
+            except (ValueError, TypeError, AttributeError):
+                audio = 0.0
+            sent = int(message.get("Attributes", {}).get("SentTimestamp", 0)) / 1000
+            return aged_claim_key(sent, audio / self.settings.claim_rtf)
+
+        chosen, *rest = sorted(messages, key=key)
+        for message in rest:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return chosen
 
     def handle(self, message: dict) -> None:
         try:

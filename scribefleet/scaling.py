@@ -66,6 +66,15 @@ class PolicyParams:
             raise ValueError(f"PolicyParams.order must be 'longest', 'aged' or 'fifo', got {self.order!r}")
 
 
+AGE_WEIGHT = 0.5  # seconds of upload time one second of work is worth in the "aged" claim order (docs/scaling.md)
+
+
+def aged_claim_key(arrival: float, work_seconds: float, age_weight: float = AGE_WEIGHT) -> float:
+    """The claim order the simulator settled on: smallest first. Longest-first among files uploaded together,
+    first-come-first-served across files uploaded further apart than their weighted difference in work."""
+    return arrival - age_weight * work_seconds
+
+
 def _scale_out_only(state: FleetState, target: int, why: str, policy: str) -> Decision:
     """Clamp to [0, max_size] and never go below the current desired capacity."""
     clamped = max(0, min(target, state.max_size))

@@ -20,7 +20,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
-from scribefleet.scaling import FleetState, PolicyParams, decide
+from scribefleet.scaling import AGE_WEIGHT, FleetState, PolicyParams, aged_claim_key, decide
 from scribefleet.workloads import Upload
 
 ORDERS = ("fifo", "longest", "aged")
@@ -40,7 +40,7 @@ class SimConfig:
     job_overhead_s: float = 0.0
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 3
-    age_weight: float = 0.5  # "aged" order: seconds of upload time one second of work is worth (settled by simulation)
+    age_weight: float = AGE_WEIGHT  # "aged" order: seconds of upload time one second of work is worth (settled by simulation)
     kill_at: tuple[float, ...] = ()
     price_per_hour: float = G4DN_XLARGE_PER_HOUR
     min_billed_s: float = 60.0
@@ -231,7 +231,7 @@ class _Sim:
         if self.cfg.order == "longest":
             return (-job.work, job.id)
         if self.cfg.order == "aged":
-            return (job.arrival - self.cfg.age_weight * job.work, job.id)
+            return (aged_claim_key(job.arrival, job.work, self.cfg.age_weight), job.id)
         return (job.queued_at, job.id)
 
     def go_idle(self, m: _Machine) -> None:

@@ -107,10 +107,17 @@ class JobChannel:
                 },
             )
         except ClientError as error:
-            if _is(error, "ConditionalCheckFailedException"):
+            if _is(error, "ConditionalCheckFailedException") and not self._claimed_by_me(job):
                 raise AlreadyClaimed(job.process_id) from None
-            raise
+            if not _is(error, "ConditionalCheckFailedException"):
+                raise
         self._callback(self.sfn.send_task_success, taskToken=job.claim_token, output=json.dumps({"workerId": self.worker_id}))
+
+    def _claimed_by_me(self, job: JobMessage) -> bool:
+        """A retried claim whose first attempt was applied (DynamoDB answered 500 or timed out after writing) fails its
+        condition against our own write: that is our claim, not another worker's."""
+        item = self.table.get_item(Key={"processId": job.process_id}, ConsistentRead=True).get("Item", {})
+        return item.get("workerId") == self.worker_id and item.get("claimDigest") == token_digest(job.claim_token)
 
     def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> tuple[str, dict]:
         """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim), and the item."""

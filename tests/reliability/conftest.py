@@ -147,6 +147,7 @@ class InjectedErrors:
 
     kind: str
     failures: int  # -1: every call
+    applied: bool = False  # True: the service did the work and the answer was lost (a 500 or timeout after the write)
     calls: int = 0
     injected: int = 0
 
@@ -155,7 +156,10 @@ class InjectedErrors:
         if self.failures < 0 or self.injected < self.failures:
             self.injected += 1
             status, body = ERRORS[self.kind]
-            return AWSResponse(request.url, status, {}, _Raw(body))
+            url = request.url
+            if not self.applied:  # moto's stub runs after this hook: point it at a host it ignores, so nothing happens
+                request.url = "https://not-sent.invalid/"
+            return AWSResponse(url, status, {}, _Raw(body))
         return None
 
     def attach(self, client, operation: str) -> "InjectedErrors":
@@ -349,7 +353,11 @@ def tone(seconds: float, rate: int = 16000, freq: float = 300.0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def rel_stack() -> Stack:
     with mock_aws(config=moto_patches.MOTO_CONFIG):
-        yield build_stack(limits={"MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MAX_AUDIO_SECONDS": str(MAX_AUDIO_SECONDS)})
+        stack = build_stack(limits={"MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MAX_AUDIO_SECONDS": str(MAX_AUDIO_SECONDS)})
+        # This tier delivers each "Object Created" event itself (Uploads.event), so that it can repeat, reorder or
+        # hold them back; the S3 → EventBridge → StartJob bridge itself is exercised by tests/workflow.
+        stack.s3.put_bucket_notification_configuration(Bucket=stack.input_bucket, NotificationConfiguration={})
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,6 @@ def handler(event: dict, context):
     metrics.add_metric(name="QueuedFiles", unit="Count", value=state.queued_files)
     metrics.add_metric(name="QueuedAudioSeconds", unit="Seconds", value=state.queued_audio_seconds)
     metrics.add_metric(name="DesiredWorkers", unit="Count", value=decision.desired)
-    report = decision_report(state, decision, policy)
+    report = {**decision_report(state, decision, policy), "trigger": event.get("trigger", "")}
     logger.info("fleet scaled" if decision.desired > state.desired else "fleet unchanged", extra=report)
     return report

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 
 import boto3
@@ -29,7 +30,13 @@ def stack():
         yield build_stack()
 
 
-def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(stack, capsys):
+def formatted_lines(caplog, service: str) -> list[dict]:
+    """The JSON lines Powertools writes for this service's records (its formatter holds the appended keys)."""
+    formatter = logging.getLogger(service).handlers[0].formatter
+    return [json.loads(formatter.format(r)) for r in caplog.records if r.name == service]
+
+
+def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(stack, caplog):
     sample = event("s3_object_created.json")
     env = {"STATE_MACHINE_ARN": stack.state_machine_arn}
     first, second = invoke("start_job", sample, env), invoke("start_job", sample, env)
@@ -40,8 +47,8 @@ def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(
     execution_input = json.loads(described["input"])
     assert execution_input["processId"] == "user-42-interview_01"
     assert execution_input["input"]["key"] == sample["detail"]["object"]["key"]
-    log_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
-    assert log_lines and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
+    log_lines = formatted_lines(caplog, "start_job")
+    assert len(log_lines) == 2 and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
 
 
 def test_start_job_records_unparseable_keys_under_a_stable_invalid_id(stack):
@@ -53,6 +60,7 @@ def test_start_job_records_unparseable_keys_under_a_stable_invalid_id(stack):
 
 def test_probe_media_accepts_the_sample_upload(stack):
     sample = event("probe_media.json")
+    sample["input"]["bucket"] = stack.input_bucket  # the deployed bucket's generated name
     stack.s3.put_object(Bucket=sample["input"]["bucket"], Key=sample["input"]["key"], Body=wav_bytes(10.0), Metadata={"speakers": "2"})
     result = invoke("probe_media", sample, stack.limits)
     assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(10.0)

@@ -52,6 +52,7 @@ class AgentSettings:
     poll_seconds: int = 20
     visibility_timeout: int = 120
     claim_rtf: float = 15.0  # expected speed, to weigh a job's work in the claim order (scaling.aged_claim_key)
+    receive_batch: int = 1  # >1 only with a redrive maxReceiveCount far above the number of workers (see run())
 
 
 class Progress:
@@ -149,8 +150,12 @@ class Agent:
                 self.fleet.retire()
                 return "retired"
             wait = int(max(0, min(self.settings.poll_seconds, self.settings.idle_timeout - idle)))
+            # One message at a time: every receive counts towards the queue's maxReceiveCount (5, then the DLQ), so
+            # receiving 10 and handing 9 back dead-lettered queued jobs within seconds once a few workers polled
+            # (tests/reliability/test_faults.py chaos run: 4 of 12 jobs lost, then NoWorker at the claim timeout).
+            # The aged claim order needs maxReceiveCount raised (or no redrive) before MaxNumberOfMessages goes up.
             messages = self.sqs.receive_message(
-                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait,
+                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=self.settings.receive_batch, WaitTimeSeconds=wait,
                 VisibilityTimeout=self.settings.visibility_timeout, MessageSystemAttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             if not messages:

@@ -40,6 +40,8 @@ KNOWN = {
     "tests/worker/test_media.py::test_decode_time_is_bounded": "bad_input",
     "tests/worker/test_media.py::test_decoder_memory_is_bounded": "bad_input",
     "tests/worker/test_media.py::test_a_crashing_decoder_is_a_bad_input": "bad_input",
+    "tests/e2e/test_local_stack_e2e.py::test_worker_killed_mid_job_is_replaced": "fault",
+    "tests/e2e/test_local_stack_e2e.py::test_bad_file_fails_with_its_reason": "bad_input",
     "tests/infra/test_template_properties.py::test_no_wildcard_actions_in_any_allow": "security",
     "tests/infra/test_template_properties.py::test_resource_star_only_where": "security",
     "tests/infra/test_template_properties.py::test_worker_role_is_least_privilege": "security",

@@ -11,6 +11,7 @@ result.json was written once, nothing is left in the queue; the figures go to th
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 import time
@@ -331,6 +332,11 @@ def audit(stack: Stack, process_ids: Iterable[str], ledger, timeout: float = 60.
     attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
         QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
     assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}, attributes
+    sqs = boto3.client("sqs", region_name=REGION)
+    redrive = json.loads(sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+    dead = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"].rsplit(":", 1)[-1])["QueueUrl"]
+    dead_count = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert dead_count == {"ApproximateNumberOfMessages": "0"}, f"job messages dead-lettered: {dead_count}"
     assert not lost and not duplicates, lost + duplicates
     return items
 

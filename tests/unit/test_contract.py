@@ -68,3 +68,10 @@ def test_bad_options_say_which_option(metadata, fragment):
     with pytest.raises(ScribefleetError) as caught:
         parse_options(metadata)
     assert caught.value.code == "InvalidOptions" and fragment in caught.value.message
+
+
+def test_start_timecode_option_for_editor_formats():
+    assert parse_options({"start-timecode": "01:00:00:00"}) == {"start_timecode": "01:00:00:00"}
+    with pytest.raises(ScribefleetError) as caught:
+        parse_options({"start-timecode": "1h"})
+    assert "start_timecode" in caught.value.message

@@ -77,8 +77,10 @@ def test_last_worker_dies_while_jobs_are_queued_and_the_fleet_comes_back(rel_sta
     instance = group()["Instances"][0]["InstanceId"]
     doomed = fleet.start(worker_id=instance, fleet=AutoScalingFleet(autoscaling, instance), kill=KillSwitch("diarize"))
     wait_until(lambda: not doomed.alive, timeout=20)
-    # The machine is gone and took its slot with it (spot reclaim / self-retire with decrement): nobody is left.
-    autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=instance, ShouldDecrementDesiredCapacity=True)
+    # The machines are gone and took their slots with them (spot reclaim / self-retire with decrement): the one that
+    # ran the job and any other the scaler had started. Nobody is left; the jobs wait.
+    for machine in group()["Instances"]:
+        autoscaling.terminate_instance_in_auto_scaling_group(InstanceId=machine["InstanceId"], ShouldDecrementDesiredCapacity=True)
     assert group()["DesiredCapacity"] == 0 and not group()["Instances"]
 
     lost_at = time.monotonic()

@@ -26,11 +26,14 @@ def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: in
     queue = queue_metrics(_jobs_with_status(table, index, JobStatus.QUEUED), _jobs_with_status(table, index, JobStatus.IN_PROGRESS))
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
     states = [i["LifecycleState"] for i in group["Instances"]]
+    in_service = states.count("InService")
     return FleetState(
         queued_files=queue.queued_files,
         queued_audio_seconds=queue.queued_audio_seconds,
-        busy_workers=queue.busy_workers,
-        in_service=states.count("InService"),
+        # A job can still read as claimed after its machine is gone (until its heartbeat timeout requeues it):
+        # the ASG, not the table, says how many machines are busy.
+        busy_workers=min(queue.busy_workers, in_service),
+        in_service=in_service,
         desired=int(group["DesiredCapacity"]),
         max_size=min(max_size, int(group["MaxSize"])),
         booting=states.count("Pending"),

@@ -163,6 +163,13 @@ def _status(returncode: int, stdout: bytes, stderr: bytes) -> dict:
     return {"code": str(ErrorCode.BAD_INPUT), "message": reason}
 
 
+def _clock(seconds: float) -> str:
+    """A duration as people read it in an error message: 4 h, 90 min, 45 s."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
     """Runs in the child: PyAV decode → s16 mono 16 kHz written to out_path. Returns a status dict."""
     import av
@@ -185,7 +192,7 @@ def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
                 if written > max_samples:
                     return _failure(
                         ErrorCode.AUDIO_TOO_LONG,
-                        f"the audio is longer than the {max_samples / SAMPLE_RATE / 3600:.1f} h limit",
+                        f"the audio is longer than the limit of {_clock(max_samples / SAMPLE_RATE)}",
                     )
             for resampled in resampler.resample(None):  # flush the resampler's delay line
                 written += _write(out, resampled)
@@ -237,3 +244,4 @@ def _child_main(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _child_main(sys.argv[1:])
+

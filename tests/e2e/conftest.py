@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 from scribefleet.cli import Target
 from scribefleet.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
+from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 # Short clocks so the tier stays within a few minutes on 2 cores: Transcribe heartbeat 10 s (the template's
@@ -51,15 +51,6 @@ class LocalRun:
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
         return {o["Key"][len(prefix):]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing}
 
-
-def wait_until(condition, timeout: float, interval: float = 0.25, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"{what} not met within {timeout} s")
 
 
 @pytest.fixture(scope="session")

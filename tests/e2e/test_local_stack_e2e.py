@@ -14,7 +14,7 @@ import pytest
 import srt
 import webvtt
 
-from tests.e2e.conftest import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models]
 WORKING_STAGES = ("downloading", "decoding", "diarizing", "transcribing")

@@ -11,6 +11,7 @@ result.json was written once, nothing is left in the queue; the figures go to th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import threading
@@ -35,6 +36,7 @@ from gpu_worker.result import SpeakerTurn, Word
 from sam import moto_patches
 from scribefleet.contract import Stage
 from tests.support.aws import REGION, REPO, Stack, build_stack, object_created_event
+from tests.support.waiting import wait_until as _wait_until
 
 # Probe limits of this tier (template parameters): small enough that "too large" and "too long" files stay tiny.
 MAX_FILE_BYTES = 3 * 1024 * 1024
@@ -341,15 +343,6 @@ def audit(stack: Stack, process_ids: Iterable[str], ledger, timeout: float = 60.
     return items
 
 
-def wait_until(condition, timeout: float = 20.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout} s")
-
 
 def tone(seconds: float, rate: int = 16000, freq: float = 300.0) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
@@ -401,3 +394,6 @@ def replace_config(pipeline: Pipeline, **changes) -> WorkerConfig:
 def log_text(logs: LogCapture) -> str:
     return "\n".join(logs.lines)
 
+
+# Reliability cases run real decodes and several workers: allow them longer by default.
+wait_until = functools.partial(_wait_until, timeout=20.0)

@@ -1,8 +1,6 @@
 """The load and regression tools against the emulated stack with in-process workers."""
 from __future__ import annotations
 
-import boto3
-
 from scribefleet.contract import JobStatus
 from scribefleet.loadtest import regression, run_load
 from scribefleet.workloads import Upload

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from gpu_worker.fleet import AutoScalingFleet
 from tests.support.media import wav_bytes
 from tests.workflow.conftest import FakePipeline
-from tests.workflow.test_workflow import wait_until
+from tests.support.waiting import wait_until
 
 
 def test_sigterm_mid_job_reports_worker_lost_at_once_and_the_retry_completes(stack, upload, start_worker):

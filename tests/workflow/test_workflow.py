@@ -11,6 +11,7 @@ from boto3.dynamodb.conditions import Attr
 
 from scribefleet.contract import ErrorCode, ScribefleetError
 from tests.support.media import wav_bytes
+from tests.support.waiting import wait_until
 from tests.workflow.conftest import FakePipeline
 
 
@@ -144,20 +145,10 @@ def test_job_waiting_longer_than_heartbeat_interval_still_completes(stack, uploa
 def test_scale_fleet_raised_desired_capacity_for_the_queued_job(stack, upload):
     upload("uploads/u1/t8/a.wav", wav_bytes(1.0))
     wait_until(lambda: stack.job("u1-t8").get("status") == "QUEUED", timeout=10)
-    group = wait_until(lambda: _desired(stack) >= 1, timeout=10)
+    wait_until(lambda: _desired(stack) >= 1, timeout=10)
     assert _desired(stack) == 1
 
 
 def _desired(stack) -> int:
     group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])
     return group["AutoScalingGroups"][0]["DesiredCapacity"]
-
-
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise TimeoutError(f"condition not met within {timeout} s")

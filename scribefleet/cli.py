@@ -438,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     _target_options(load)
     load.set_defaults(func=cmd_loadtest)
 
+    check = commands.add_parser("selfcheck", help="run the fault, bad-input and security suites; one line a category")
+    check.set_defaults(func=lambda args: __import__("scribefleet.selfcheck", fromlist=["main"]).main([]))
+
     from scribefleet import simulate_cli
 
     simulate = commands.add_parser("simulate", help="the fleet simulator (scaler policies, claim orders)")

@@ -359,6 +359,12 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     return 0 if all(j.status == JobStatus.COMPLETED for j in report.jobs) and len(report.jobs) == len(uploads) else 1
 
 
+def cmd_selfcheck(args: argparse.Namespace) -> int:
+    from scribefleet.selfcheck import main as selfcheck
+
+    return selfcheck([])
+
+
 # ---- parser -----------------------------------------------------------------------------------------------------
 def _target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target (default: the local stack)")
@@ -439,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(func=cmd_loadtest)
 
     check = commands.add_parser("selfcheck", help="run the fault, bad-input and security suites; one line a category")
-    check.set_defaults(func=lambda args: __import__("scribefleet.selfcheck", fromlist=["main"]).main([]))
+    check.set_defaults(func=cmd_selfcheck)
 
     from scribefleet import simulate_cli
 

@@ -370,7 +370,7 @@ def test_job_queue_redrive_and_visibility(resources):
     props = resources["JobQueue"]["Properties"]
     assert props["VisibilityTimeout"] == 120
     assert props["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]},
-                                      "maxReceiveCount": 5}
+                                      "maxReceiveCount": 100}
 
 
 # ---------------------------------------------------------------- GPU fleet

@@ -96,7 +96,7 @@ def test_table_queue_and_fleet_match_the_template(stack):
     assert attributes["VisibilityTimeout"] == "120"
     redrive = json.loads(attributes["RedrivePolicy"])
     dlq = sqs.get_queue_attributes(QueueUrl=deployment.outputs["JobDeadLetterQueueUrl"], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    assert redrive["deadLetterTargetArn"] == dlq and int(redrive["maxReceiveCount"]) == 5
+    assert redrive["deadLetterTargetArn"] == dlq and int(redrive["maxReceiveCount"]) == 100
 
     group = client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[deployment.outputs["WorkerAutoScalingGroupName"]])["AutoScalingGroups"][0]
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (0, int(deployment.parameters["MaxWorkers"]), 0)

@@ -73,23 +73,12 @@ def test_task_tokens_never_appear_in_worker_or_lambda_logs_or_job_records(rel_st
     """Jobs down every path that logs (success, worker-side bad input, crash, SIGTERM mid-job, revoked token,
     unreadable message), then every captured line (workers, their pipeline modules, the three Lambdas) and every job
     record is searched for every claim and work token handed out."""
-    from botocore.exceptions import ClientError
-
+    from tests.support.aws import RevokingStepFunctions
     from tests.workflow.conftest import FakePipeline
 
     class Boom(FakePipeline):
         def run(self, audio_path, options, progress):
             raise RuntimeError("model exploded")
-
-    class Revoking:
-        def __init__(self, real):
-            self.real = real
-
-        def send_task_heartbeat(self, **_):
-            raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskHeartbeat")
-
-        def __getattr__(self, name):
-            return getattr(self.real, name)
 
     first = len(logs.lines)
     fleet.start(worker_id="i-plain")
@@ -112,7 +101,7 @@ def test_task_tokens_never_appear_in_worker_or_lambda_logs_or_job_records(rel_st
     gate.set()
     doomed.stop()
     revoked = fleet.start(FakePipeline(seconds=0.6), worker_id="i-revoked", heartbeat_interval=0.1)
-    revoked.agent.channel.sfn = Revoking(revoked.agent.channel.sfn)
+    revoked.agent.channel.sfn = RevokingStepFunctions(revoked.agent.channel.sfn)
     wait_until(lambda: rel_stack.job("s1-term").get("workerId") == "i-revoked", timeout=20)
     wait_until(lambda: revoked.agent.current is None, timeout=20)
     revoked.stop()

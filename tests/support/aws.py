@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError
 
 from sam.deploy import Deployment, deploy
 
@@ -85,3 +86,17 @@ def object_created_event(bucket: str, key: str, head: dict) -> dict:
     )
     event["resources"] = [f"arn:aws:s3:::{bucket}"]
     return event
+
+
+class RevokingStepFunctions:
+    """The real client, except that heartbeats answer TaskTimedOut as AWS does for a token that timed out
+    (moto answers 200 there, see sam/moto_patches.py)."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def send_task_heartbeat(self, **_):
+        raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskHeartbeat")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)

@@ -7,9 +7,9 @@ import time
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from gpu_worker.fleet import AutoScalingFleet
+from tests.support.aws import RevokingStepFunctions
 from tests.support.media import wav_bytes
 from tests.workflow.conftest import FakePipeline
 from tests.support.waiting import wait_until
@@ -33,20 +33,6 @@ def test_sigterm_mid_job_reports_worker_lost_at_once_and_the_retry_completes(sta
     job = stack.job("u1-term")
     assert job["workerId"] == "i-replacement" and job["attempts"] == 2
     gate.set()
-
-
-class RevokingStepFunctions:
-    """The real client, except that heartbeats answer TaskTimedOut as AWS does for a token that timed out
-    (moto answers 200 there, see sam/moto_patches.py)."""
-
-    def __init__(self, real):
-        self.real = real
-
-    def send_task_heartbeat(self, **_):
-        raise ClientError({"Error": {"Code": "TaskTimedOut", "Message": "Task Timed Out"}}, "SendTaskHeartbeat")
-
-    def __getattr__(self, name):
-        return getattr(self.real, name)
 
 
 def test_worker_whose_token_timed_out_abandons_the_job_and_uploads_nothing(stack, upload, start_worker):

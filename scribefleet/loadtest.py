@@ -7,11 +7,9 @@ stack runs on CPU at a fraction of a GPU's speed.
 """
 from __future__ import annotations
 
-import io
 import math
 import time
 import uuid
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,9 +17,9 @@ from datetime import datetime
 import numpy as np
 
 from scribefleet.contract import JobStatus, process_id
+from scribefleet.samples import SAMPLE_RATE, encode_wav
 from scribefleet.workloads import Upload
 
-SAMPLE_RATE = 16000
 REGRESSION_BUDGET_SECONDS = 300  # the seed's post-deploy check: one file COMPLETED within 5 minutes
 
 
@@ -36,16 +34,6 @@ def speech_audio(seconds: float) -> np.ndarray:
     else:
         base = (0.2 * np.sin(2 * np.pi * 220 * np.arange(SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
     return np.resize(base, length)
-
-
-def wav_bytes(audio: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SAMPLE_RATE)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
 
 
 @dataclass
@@ -115,7 +103,7 @@ def run_load(
             seconds = upload.audio_seconds * scale
             transcript = f"{run}-{index:03d}"
             s3.put_object(Bucket=input_bucket, Key=f"uploads/{user}/{transcript}/{upload.name}.wav",
-                          Body=wav_bytes(speech_audio(seconds)), Metadata={"language": "en", "formats": "json,srt"})
+                          Body=encode_wav(speech_audio(seconds)), Metadata={"language": "en", "formats": "json,srt"})
             report.jobs.append(JobOutcome(process_id(user, transcript), seconds, time.time()))
         for job in report.jobs:
             if job.status in (JobStatus.COMPLETED, JobStatus.FAILED):

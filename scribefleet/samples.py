@@ -5,6 +5,7 @@ resampled to 16 kHz mono and concatenated with pauses; the returned turns are th
 """
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import tempfile
@@ -46,13 +47,19 @@ class Dialog:
         return " ".join(t.text for t in self.turns)
 
     def write_wav(self, path: Path) -> Path:
-        pcm = (np.clip(self.audio, -1, 1) * 32767).astype("<i2")
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
-            out.writeframes(pcm.tobytes())
+        Path(path).write_bytes(encode_wav(self.audio))
         return path
+
+
+def encode_wav(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """float samples in [-1, 1] → a 16-bit mono WAV file's bytes."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
 
 
 def synthesize(text: str, voice: str, speed: int = 160) -> np.ndarray:

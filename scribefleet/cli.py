@@ -138,13 +138,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 # ---- status / jobs ----------------------------------------------------------------------------------------------
 def all_jobs(target: Target) -> list[dict[str, Any]]:
-    table, items, kwargs = target.table(), [], {"ConsistentRead": True}
-    while True:
-        page = table.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return sorted(items, key=lambda j: str(j.get("createdAt", "")))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    from scribefleet.fleet_scaler import all_items
+
+    return sorted(all_items(target.table().scan, ConsistentRead=True), key=lambda j: str(j.get("createdAt", "")))
 
 
 def _when(value: Any) -> datetime | None:

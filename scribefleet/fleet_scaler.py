@@ -10,14 +10,19 @@ from scribefleet.contract import JobStatus
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 
 
-def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
-    items, kwargs = [], {"IndexName": index, "KeyConditionExpression": Key("status").eq(str(status))}
+def all_items(call, **kwargs) -> list[dict]:
+    """Every item of a paginated DynamoDB Table.query / Table.scan."""
+    items = []
     while True:
-        page = table.query(**kwargs)
+        page = call(**kwargs)
         items += page["Items"]
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
+    return all_items(table.query, IndexName=index, KeyConditionExpression=Key("status").eq(str(status)))
 
 
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:

@@ -98,13 +98,18 @@ def register_handler(function_name: str, handler: Handler) -> None:
 
 @contextmanager
 def function_environment(variables: dict[str, str]):
+    """Run an in-process Lambda with its environment variables set (one invocation at a time).
+
+    Variables that existed before get their old values back; new ones are left set, never removed: other threads
+    (moto's executions building boto3 clients) iterate os.environ in urllib's proxy lookup, and a key deleted
+    mid-iteration raises KeyError there, which surfaced as a random States.Runtime failure of a WaitForWorker task.
+    Every invocation sets all of its function's variables, so a leftover value is never read in place of its own."""
     with _env_lock:
-        saved = dict(os.environ)
+        saved = {k: os.environ[k] for k in variables if k in os.environ}
         os.environ.update({k: str(v) for k, v in variables.items()})
         try:
             yield
         finally:
-            os.environ.clear()
             os.environ.update(saved)
 
 

@@ -299,6 +299,19 @@ class Uploads:
 
 
 # ---------------------------------------------------------------- the end-state audit
+def execution_story(stack: Stack, execution_arn: str | None, last: int = 8) -> str:
+    """The execution's status and its last history events, so that a lost job in a CI log says where it stopped."""
+    if not execution_arn:
+        return "no execution recorded"
+    status = stack.sfn.describe_execution(executionArn=execution_arn)["status"]
+    events = stack.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True)["events"][:last]
+    steps = []
+    for event in reversed(events):
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        steps.append(" ".join(filter(None, (event["type"], details.get("name"), details.get("error"), str(details.get("cause", ""))[:200]))))
+    return f"execution {status}: " + " → ".join(steps)
+
+
 def audit(stack: Stack, process_ids: Iterable[str], ledger, timeout: float = 60.0) -> dict[str, dict]:
     """Wait for every job's execution to end, then check (and record for the selfcheck line) that nothing was lost
     or written twice: each job COMPLETED with its result.json written exactly once and every output it names
@@ -328,7 +341,7 @@ def audit(stack: Stack, process_ids: Iterable[str], ledger, timeout: float = 60.
             if not (item.get("error", {}).get("code") and len(item["error"].get("message", "")) > 10):
                 lost.append(f"{pid}: FAILED without a code and a readable reason: {item.get('error')}")
         else:
-            lost.append(f"{pid}: ended {status or 'unrecorded'}")
+            lost.append(f"{pid}: ended {status or 'unrecorded'} ({execution_story(stack, item.get('executionArn'))})")
     ledger.record(len(process_ids), lost, duplicates)
     assert not running(), "executions still RUNNING"
     attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(

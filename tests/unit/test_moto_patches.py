@@ -90,6 +90,33 @@ def test_lambda_runs_the_registered_handler_in_process_with_the_function_environ
     assert answer == {"ok": True} and seen == {"event": {"x": 1}, "greeting": "hello"}
 
 
+def test_function_environment_is_safe_for_threads_that_read_os_environ_meanwhile():
+    """moto's executions build boto3 clients on their own threads, and urllib's proxy lookup iterates os.environ:
+    an invocation's environment must never vanish under it (a KeyError there failed a WaitForWorker task in CI)."""
+    import os
+    import threading
+
+    errors, stop = [], threading.Event()
+
+    def read_environment():
+        while not stop.is_set():
+            try:
+                dict(os.environ.items())
+            except KeyError as error:
+                errors.append(error)
+
+    reader = threading.Thread(target=read_environment)
+    reader.start()
+    try:
+        for n in range(3000):
+            with moto_patches.function_environment({"SCRIBEFLEET_TEST_VARIABLE": str(n), "PATH": "/nowhere"}):
+                assert os.environ["SCRIBEFLEET_TEST_VARIABLE"] == str(n)
+    finally:
+        stop.set()
+        reader.join()
+    assert not errors and os.environ["PATH"] != "/nowhere"  # values that existed before come back
+
+
 # 2 ---------------------------------------------------------------------------------------------------------------
 def _token_machine() -> tuple[str, str]:
     queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="tokens")["QueueUrl"]

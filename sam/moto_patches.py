@@ -36,11 +36,19 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    get_bucket_policy, the queue's and topic's Policy attribute then show it). AWS::Logs::QueryDefinition (saved
    Logs Insights queries) has no service in moto: it is recorded in the stack with its properties, nothing more.
 
+7. Step Functions emits "Execution Status Change" events (`BaseExecutionWorkerCommunication.terminated`): AWS puts
+   one on the default event bus when an execution ends; moto emits nothing, so the ReconcileJob rule (an execution
+   aborted, timed out or failed outside its Catch paths leaves its job FAILED, never QUEUED forever) would never
+   fire locally. We put the event, with AWS's detail fields, once moto has recorded the final status.
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
 - a heartbeat timeout surfaces as `States.Timeout` (AWS: `States.HeartbeatTimeout`): the ASL catches both.
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
   give-up path is tested with a stubbed client error, and the job item's `workToken` condition guards writes.
 - `set_desired_capacity` above MaxSize is accepted (AWS rejects it): the scaler clamps.
+- StopExecution while the Parallel's heartbeat-supervised Transcribe waits ends the execution FAILED with a
+  States.Runtime error ("Custom Error Names MUST NOT begin with 'States.'") instead of ABORTED: ReconcileJob closes
+  the job either way (tests/workflow/test_workflow.py asserts what moto does).
 """
 from __future__ import annotations
 
@@ -65,6 +73,7 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
+from moto.stepfunctions.parser.backend import execution as sfn_execution
 from moto.utilities.arns import parse_arn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,6 +84,7 @@ _env_lock = threading.RLock()
 _applied = False
 _original_invoke = lambda_models.LambdaFunction._invoke_lambda
 _original_send_to_targets = events_models.Rule.send_to_targets
+_original_terminated = sfn_execution.BaseExecutionWorkerCommunication.terminated
 _output = threading.local()  # per-thread capture buffer of the Lambda invocation running on that thread
 
 
@@ -243,6 +253,31 @@ def _send_to_targets(self, original_event: dict, transform_input: bool = True) -
         _original_send_to_targets(rest, original_event, transform_input)
 
 
+def _epoch_ms(moment) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def _emit_execution_status_change(self) -> None:
+    _original_terminated(self)
+    execution = self.execution
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine.arn,
+        "name": execution.name,
+        "status": str(execution.exec_status.value if hasattr(execution.exec_status, "value") else execution.exec_status),
+        "startDate": _epoch_ms(execution.start_date),
+        "stopDate": _epoch_ms(execution.stop_date),
+        "input": json.dumps(execution.input_data),
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    events_models.events_backends[execution.account_id][execution.region_name].put_events([{
+        "Source": "aws.states", "DetailType": "Step Functions Execution Status Change",
+        "Detail": json.dumps(detail), "Resources": [execution.exec_arn],
+    }])
+
+
 class _ExtraResource:
     """A CloudFormation resource of a type moto lacks (patch 6), created through the service's moto backend."""
 
@@ -388,6 +423,7 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
     "CloudFormation state machine (update)": (sfn_models.StateMachine, "update_from_cloudformation_json", classmethod(_state_machine_update_from_cloudformation)),
     "EventBridge Lambda/Step Functions targets": (events_models.Rule, "send_to_targets", _send_to_targets),
     "CloudFormation types moto lacks": (cfn_parsing, "get_model_map", _model_map_with_extras),
+    "Step Functions status change events": (sfn_execution.BaseExecutionWorkerCommunication, "terminated", _emit_execution_status_change),
 }
 
 

@@ -52,6 +52,9 @@ class ErrorCode(StrEnum):
     BAD_INPUT = "BadInput"  # worker-side decode failure of an input that passed the probe
     WORKER_LOST = "WorkerLost"  # heartbeat lost, worker SIGTERMed, spot notice
     NO_WORKER = "NoWorker"  # nobody claimed the job within the claim timeout
+    EXECUTION_ABORTED = "ExecutionAborted"  # the execution was stopped (StopExecution) before the job ended
+    EXECUTION_TIMED_OUT = "ExecutionTimedOut"  # the execution ran past the state machine's TimeoutSeconds
+    EXECUTION_FAILED = "ExecutionFailed"  # the execution failed outside its Catch paths (e.g. States.Runtime)
     INTERNAL = "InternalError"
 
 

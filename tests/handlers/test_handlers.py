@@ -79,3 +79,21 @@ def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     assert report["state"]["queued_files"] == 3 and report["state"]["queued_audio_seconds"] == 3600
     group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 3
+
+
+def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
+    sample = event("execution_aborted.json")
+    jobs = boto3.resource("dynamodb").Table(stack.table_name)
+    jobs.put_item(Item={"processId": "user-42-interview_01", "status": "IN_PROGRESS", "workToken": "secret",
+                        "executionArn": sample["detail"]["executionArn"], "createdAt": "2026-11-25T20:15:00Z"})
+    env = {"JOBS_TABLE": stack.table_name}
+    first, again = invoke("reconcile_job", sample, env), invoke("reconcile_job", sample, env)
+
+    assert first == {"closed": True, "processId": "user-42-interview_01", "code": "ExecutionAborted",
+                     "message": "The transcription workflow was stopped before the job finished."}
+    assert not again["closed"] and again["reason"] == "the job already ended or belongs to another execution"
+    item = jobs.get_item(Key={"processId": "user-42-interview_01"})["Item"]
+    assert item["status"] == "FAILED" and item["error"]["code"] == "ExecutionAborted" and "workToken" not in item
+    assert item["finishedAt"] == "2026-11-25T20:15:02.000Z" and item["createdAt"] == "2026-11-25T20:15:00Z"
+    log_lines = formatted_lines(caplog, "reconcile_job")
+    assert len(log_lines) == 2 and all(line["process_id"] == "user-42-interview_01" for line in log_lines)

@@ -192,6 +192,21 @@ def test_upload_event_reaches_start_job(resources):
     assert notif["EventBridgeConfiguration"]["EventBridgeEnabled"] is True
 
 
+def test_ended_executions_reach_reconcile_job(resources):
+    """Stopped, timed-out and uncaught-failed executions of our state machine close their job (scribefleet/reconcile.py);
+    the function may only update jobs."""
+    function = resources["ReconcileJobFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    pattern = event["Properties"]["Pattern"]
+    assert event["Type"] == "EventBridgeRule" and pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "TranscriptionStateMachine"}]
+    assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
+    (statement,) = function["Policies"][0]["Statement"]
+    assert statement["Action"] == "dynamodb:UpdateItem" and statement["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+
+
 def test_every_function_code_uri_has_an_app_handler(resources):
     """functions/<name>/app.py must define `handler` (parsed, not imported: no AWS clients at import time here)."""
     for name, res in of_type(resources, "AWS::Serverless::Function").items():

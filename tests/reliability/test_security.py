@@ -145,6 +145,12 @@ def test_probe_media_reads_the_input_bucket_and_nothing_else(transformed):  # no
         assert all('"Ref": "InputBucket"' in b for b in buckets), buckets
 
 
+def test_reconcile_job_may_only_update_jobs(transformed):  # noqa: F811
+    grants = statements_of(transformed, "ReconcileJobFunctionRole")
+    assert set(grants) == {"dynamodb:UpdateItem"}
+    assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+
+
 def test_image_builder_role_only_reads_artifacts(transformed):  # noqa: F811
     grants = statements_of(transformed, "ImageBuilderInstanceRole")
     assert set(grants) == {"s3:GetObject", "s3:ListBucket"}
@@ -168,6 +174,7 @@ COVERED_ROLES = {
     "StartJobFunctionRole": "test_start_job_may_only_start_its_own_state_machine",
     "ProbeMediaFunctionRole": "test_probe_media_reads_the_input_bucket_and_nothing_else",
     "ImageBuilderInstanceRole": "test_image_builder_role_only_reads_artifacts",
+    "ReconcileJobFunctionRole": "test_reconcile_job_may_only_update_jobs",
 }
 
 

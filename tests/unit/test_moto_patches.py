@@ -243,3 +243,29 @@ def test_tls_only_bucket_policy_is_recorded_not_enforced_because_moto_ignores_co
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName="policy", TemplateBody=json.dumps(template))
     s3.put_object(Bucket="tls-only", Key="k", Body=b"x")
     assert moto_patches.EXTRA_RESOURCES["AWS::S3::BucketPolicy"].recorded["tls-only"] == deny_plain_http
+
+
+# 7 ---------------------------------------------------------------------------------------------------------------
+def test_an_ended_execution_puts_its_status_change_event_on_eventbridge(aws):
+    arn = _function("on-ended")
+    seen = []
+    moto_patches.register_handler("on-ended", lambda event, context: seen.append(event) or {})
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="ended", EventPattern=json.dumps({"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"]}))
+    events.put_targets(Rule="ended", Targets=[{"Id": "fn", "Arn": arn}])
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine, _ = _token_machine()
+
+    with moto_patches.without("Step Functions status change events"):
+        quiet = sfn.start_execution(stateMachineArn=machine, name="quiet", input="{}")["executionArn"]
+        sfn.stop_execution(executionArn=quiet)
+        _wait(lambda: sfn.describe_execution(executionArn=quiet)["status"] == "ABORTED")
+        time.sleep(0.5)
+        assert seen == []
+
+    stopped = sfn.start_execution(stateMachineArn=machine, name="stopped", input='{"processId": "u1-t1"}')["executionArn"]
+    sfn.stop_execution(executionArn=stopped)
+    (event,) = _wait(lambda: seen)
+    assert event["detail"]["executionArn"] == stopped and event["detail"]["stateMachineArn"] == machine
+    assert event["detail"]["status"] == "ABORTED" and json.loads(event["detail"]["input"]) == {"processId": "u1-t1"}
+    assert event["detail"]["stopDate"] >= event["detail"]["startDate"] > 0 and event["resources"] == [stopped]

@@ -152,3 +152,35 @@ def test_scale_fleet_raised_desired_capacity_for_the_queued_job(stack, upload):
 def _desired(stack) -> int:
     group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])
     return group["AutoScalingGroups"][0]["DesiredCapacity"]
+
+
+# moto 5.2.5 ends an execution stopped inside the Parallel's heartbeat-supervised Transcribe wait as FAILED
+# (States.Runtime: "Custom Error Names MUST NOT begin with 'States.'"); AWS says ABORTED. Both reach ReconcileJob.
+@pytest.mark.parametrize("while_, ended, code", [
+    ("queued", "ABORTED", "ExecutionAborted"),
+    ("in progress", "FAILED", "ExecutionFailed"),
+])
+def test_an_operator_stopping_the_execution_leaves_the_job_failed_and_nothing_written(stack, upload, start_worker, while_, ended, code):
+    """No Catch sees StopExecution: its "Execution Status Change" event reaches ReconcileJob, which closes the job
+    and revokes its token, so the worker on it commits nothing and a later worker leaves the stale message alone."""
+    gate = threading.Event()
+    busy = start_worker(FakePipeline(gate=gate), worker_id="i-busy") if while_ == "in progress" else None
+    busy_completed = lambda: busy.agent.completed if busy else 0  # noqa: E731
+    started = upload("uploads/u1/t9/a.wav", wav_bytes(1.0))
+    wanted = "IN_PROGRESS" if while_ == "in progress" else "QUEUED"
+    wait_until(lambda: stack.job("u1-t9").get("status") == wanted, timeout=20)
+    stack.sfn.stop_execution(executionArn=started[0]["executionArn"], error="Operator", cause="bad upload, stopped by support")
+
+    wait_until(lambda: stack.job("u1-t9").get("status") == "FAILED", timeout=20)
+    job = stack.job("u1-t9")
+    assert stack.sfn.describe_execution(executionArn=started[0]["executionArn"])["status"] == ended
+    assert job["error"]["code"] == code and job["error"]["message"].startswith("The transcription workflow")
+    assert "workToken" not in job
+    gate.set()
+    late = start_worker(worker_id="i-late")  # the stale queue message (queued case) must not revive the job
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    depth = lambda: sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]  # noqa: E731
+    wait_until(lambda: depth()["ApproximateNumberOfMessages"] == depth()["ApproximateNumberOfMessagesNotVisible"] == "0", timeout=20)
+    time.sleep(1.0)
+    assert stack.job("u1-t9")["status"] == "FAILED" and late.agent.completed == 0 and busy_completed() == 0
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.output_bucket, Prefix="transcripts/u1/t9/")

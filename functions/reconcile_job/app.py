@@ -1,0 +1,27 @@
+"""ReconcileJob: an execution that was stopped, timed out or failed outside its Catch paths → its job FAILED."""
+import os
+
+import boto3
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+
+from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
+from scribefleet.reconcile import close_job, process_id_of
+
+logger, metrics, tracer = lambda_tools("reconcile_job")
+dynamodb = boto3.resource("dynamodb")
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context):
+    process_id = process_id_of(event.detail)
+    logger.append_keys(**{PROCESS_ID_KEY: process_id})
+    logger.set_correlation_id(process_id)
+    result = close_job(dynamodb.Table(os.environ["JOBS_TABLE"]), event.detail)
+    if result["closed"]:
+        metrics.add_metric(name="JobsReconciled", unit="Count", value=1)
+    logger.info("job marked FAILED" if result["closed"] else "nothing to reconcile",
+                extra={"executionStatus": event.detail.get("status"), "reconciled": result})
+    return result

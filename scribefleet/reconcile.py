@@ -1,0 +1,86 @@
+"""reconcile_job: an execution that ended without recording its job's end leaves the job FAILED with a reason.
+
+The state machine records every failure it can catch (MarkFailed). What no Catch sees: an operator's StopExecution,
+the execution's own time limit, and States.Runtime errors (AWS never lets Catch handle those). Step Functions reports
+each on EventBridge ("Execution Status Change"); this turns such an event into a FAILED job, so no job stays QUEUED
+or IN_PROGRESS forever. The update is conditional: a job that already ended, or that belongs to a newer execution
+(a re-upload), is left alone, so the event of an execution that failed through MarkFailed changes nothing.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from botocore.exceptions import ClientError
+
+from scribefleet.contract import ErrorCode, JobStatus, Stage
+
+ENDED_WITHOUT_RECORD = ("ABORTED", "TIMED_OUT", "FAILED")
+
+
+def failure_of(detail: dict) -> tuple[ErrorCode, str]:
+    """The job's error code and a reason a user can read, from the status change event's detail."""
+    status = detail["status"]
+    if status == "ABORTED":
+        return ErrorCode.EXECUTION_ABORTED, "The transcription workflow was stopped before the job finished."
+    if status == "TIMED_OUT":
+        return ErrorCode.EXECUTION_TIMED_OUT, "The transcription workflow ran past its time limit before the job finished."
+    error, cause = detail.get("error") or "unknown error", str(detail.get("cause") or "no cause given")[:500]
+    return ErrorCode.EXECUTION_FAILED, f"The transcription workflow failed unexpectedly ({error}: {cause})."
+
+
+def _iso(epoch_ms: int | None) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, timezone.utc) if epoch_ms else datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def process_id_of(detail: dict) -> str:
+    """The execution input carries the job's ids (scribefleet.ingest.execution_input)."""
+    return _job_of(detail).get("processId") or "-"
+
+
+def _job_of(detail: dict) -> dict:
+    try:
+        job = json.loads(detail.get("input") or "{}")
+    except ValueError:
+        return {}
+    return job if isinstance(job, dict) else {}
+
+
+def close_job(table, detail: dict) -> dict:
+    """Mark the execution's job FAILED unless it already ended or belongs to another execution. Returns what it did."""
+    if detail.get("status") not in ENDED_WITHOUT_RECORD:
+        return {"closed": False, "reason": f"execution {detail.get('status')}: nothing to reconcile"}
+    job = _job_of(detail)
+    process_id = job.get("processId")
+    if not process_id:
+        return {"closed": False, "reason": "the execution input has no process id"}
+    code, message = failure_of(detail)
+    now = _iso(detail.get("stopDate"))
+    try:
+        table.update_item(
+            Key={"processId": process_id},
+            # Upsert, as MarkFailed does: an execution stopped before RecordJob still leaves a FAILED job to find.
+            UpdateExpression=(
+                "SET #status = :failed, stage = :stage, #error = :error, executionArn = :execution, "
+                "userId = if_not_exists(userId, :user), transcriptId = if_not_exists(transcriptId, :transcript), "
+                "fileName = if_not_exists(fileName, :file), inputBucket = if_not_exists(inputBucket, :bucket), "
+                "inputKey = if_not_exists(inputKey, :key), createdAt = if_not_exists(createdAt, :now), finishedAt = :now "
+                "REMOVE workToken, workTokenFor"  # revoked: a worker still on it can commit nothing
+            ),
+            ConditionExpression="attribute_not_exists(processId) OR (executionArn = :execution AND #status IN (:queued, :running))",
+            ExpressionAttributeNames={"#status": "status", "#error": "error"},
+            ExpressionAttributeValues={
+                ":failed": JobStatus.FAILED.value, ":stage": Stage.FAILED.value,
+                ":error": {"code": code.value, "message": message},
+                ":execution": detail["executionArn"],
+                ":user": job.get("userId", ""), ":transcript": job.get("transcriptId", ""), ":file": job.get("fileName", ""),
+                ":bucket": job.get("input", {}).get("bucket", ""), ":key": job.get("input", {}).get("key", ""),
+                ":now": now, ":queued": JobStatus.QUEUED.value, ":running": JobStatus.IN_PROGRESS.value,
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return {"closed": False, "processId": process_id, "reason": "the job already ended or belongs to another execution"}
+    return {"closed": True, "processId": process_id, "code": code.value, "message": message}

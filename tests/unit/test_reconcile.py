@@ -1,0 +1,62 @@
+"""ReconcileJob's rule on the jobs table (moto): which ended executions close their job, and which leave it alone."""
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from scribefleet.reconcile import close_job, process_id_of
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:u1-t1-abc"
+JOB = {"processId": "u1-t1", "userId": "u1", "transcriptId": "t1", "fileName": "a.wav", "input": {"bucket": "in", "key": "uploads/u1/t1/a.wav"}}
+
+
+def detail(status: str, **extra) -> dict:
+    return {"executionArn": ARN, "status": status, "stopDate": 1795637702000, "input": json.dumps(JOB), **extra}
+
+
+@pytest.fixture
+def table():
+    with mock_aws():
+        yield boto3.resource("dynamodb", region_name="us-east-1").create_table(
+            TableName="jobs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "processId", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "processId", "KeyType": "HASH"}])
+
+
+@pytest.mark.parametrize("status, code, words", [
+    ("ABORTED", "ExecutionAborted", "stopped"),
+    ("TIMED_OUT", "ExecutionTimedOut", "time limit"),
+    ("FAILED", "ExecutionFailed", "States.Runtime: the JSONPath '$.probe' could not be found"),
+])
+def test_a_queued_or_running_job_of_the_execution_ends_failed_with_a_reason(table, status, code, words):
+    table.put_item(Item={"processId": "u1-t1", "status": "QUEUED", "executionArn": ARN, "workToken": "t", "workTokenFor": "i-1"})
+    result = close_job(table, detail(status, error="States.Runtime", cause="the JSONPath '$.probe' could not be found"))
+    item = table.get_item(Key={"processId": "u1-t1"})["Item"]
+    assert result["closed"] and item["status"] == "FAILED" and item["stage"] == "failed"
+    assert item["error"]["code"] == code and words in item["error"]["message"]
+    assert "workToken" not in item and "workTokenFor" not in item  # a worker still on it can commit nothing
+
+
+def test_an_execution_stopped_before_it_recorded_its_job_still_leaves_a_failed_job(table):
+    assert close_job(table, detail("ABORTED"))["closed"]
+    item = table.get_item(Key={"processId": "u1-t1"})["Item"]
+    assert (item["status"], item["userId"], item["transcriptId"], item["inputKey"]) == ("FAILED", "u1", "t1", "uploads/u1/t1/a.wav")
+
+
+@pytest.mark.parametrize("record", [
+    {"status": "COMPLETED", "executionArn": ARN},  # already ended: never overwritten
+    {"status": "FAILED", "executionArn": ARN, "error": {"code": "NoAudio", "message": "the file has no audio"}},  # MarkFailed ran
+    {"status": "IN_PROGRESS", "executionArn": ARN.replace("abc", "newer")},  # a re-upload's execution owns the job now
+])
+def test_a_job_that_ended_or_belongs_to_another_execution_is_left_alone(table, record):
+    table.put_item(Item={"processId": "u1-t1", **record})
+    assert not close_job(table, detail("FAILED", error="TranscriptionFailed"))["closed"]
+    assert table.get_item(Key={"processId": "u1-t1"})["Item"] == {"processId": "u1-t1", **record}
+
+
+def test_succeeded_and_running_executions_and_unreadable_inputs_change_nothing(table):
+    assert not close_job(table, detail("SUCCEEDED"))["closed"]
+    assert not close_job(table, {**detail("ABORTED"), "input": "not json"})["closed"]
+    assert process_id_of({"input": "[1]"}) == "-" and process_id_of(detail("ABORTED")) == "u1-t1"
+    assert table.scan()["Items"] == []

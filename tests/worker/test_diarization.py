@@ -131,11 +131,18 @@ def test_pyannote_runs_and_honours_num_speakers(pyannote_distinct):
     assert covered / speech > 0.9  # speech is found; who spoke is where it falls short (see below)
 
 
-@pytest.mark.xfail(strict=True, reason="segmentation-3.0 merges two of the three espeak voices inside its 10 s "
-                   "chunks (measured DER ~30 %); see docs/benchmarks.md 'Diarization'")
-def test_pyannote_meets_der_goal_on_distinct_voices(pyannote_distinct):
+def test_pyannote_meets_der_goal_on_distinct_voices_when_told_the_count(pyannote_distinct):
     dialog, turns = pyannote_distinct
-    assert der(dialog, turns) < 0.10
+    assert der(dialog, turns) < 0.10  # 8.2 % measured (all of it speaker confusion inside segmentation chunks)
+
+
+@pytest.mark.xfail(strict=True, reason="blind, the bundled pipeline finds 5-8 speakers on 3 distinct voices (chunk "
+                   "embeddings split by chunk); see docs/benchmarks.md 'Diarization'")
+def test_pyannote_finds_three_distinct_voices_without_being_told(pyannote_diarizer, diarization_dialogs):
+    dialog = diarization_dialogs["distinct"]
+    turns = pyannote_diarizer.diarize(dialog.audio)
+    print(f"\n[pyannote] 3 distinct voices, count not given: {len(speakers(turns))} speakers, DER {der(dialog, turns):.1%}")
+    assert len(speakers(turns)) == 3 and der(dialog, turns) < 0.10
 
 
 def test_pyannote_honours_max_speakers_and_silence(pyannote_diarizer, diarization_dialogs):

@@ -9,7 +9,7 @@ import pytest
 from gpu_worker.selftest import word_error_rate
 from gpu_worker.transcription import Transcriber, model_name, resolve_device
 from scribefleet.contract import ErrorCode, ScribefleetError
-from tests.support.speech import DISTINCT_VOICES, SAMPLE_RATE, SENTENCES, have_espeak, make_dialog, synthesize
+from tests.support.speech import READING_VOICES, SAMPLE_RATE, SENTENCES, have_espeak, make_dialog, synthesize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 needs_espeak = pytest.mark.skipif(not have_espeak(), reason="needs espeak-ng")
@@ -29,8 +29,8 @@ def transcriber(model_dir) -> Transcriber:
 
 @pytest.fixture(scope="module")
 def readings() -> dict[str, object]:
-    """All twelve sentences read by each distinct voice (≈ 40 s per voice)."""
-    return {voice: make_dialog([("S", s) for s in SENTENCES], {"S": voice}) for voice in DISTINCT_VOICES}
+    """All twelve sentences read by each reading voice (≈ 40 s per voice)."""
+    return {voice: make_dialog([("S", s) for s in SENTENCES], {"S": voice}) for voice in READING_VOICES}
 
 
 def test_auto_device_is_cpu_int8_without_gpu():
@@ -69,7 +69,7 @@ def test_word_error_rate_on_espeak_sentences(transcriber, readings):
 @pytest.mark.models
 @needs_espeak
 def test_word_timestamps_fall_inside_the_spoken_sentence(transcriber, readings):
-    reading = readings[DISTINCT_VOICES[0]]
+    reading = readings[READING_VOICES[0]]
     words, _ = transcriber.transcribe(reading.audio)
     assert all(0 <= w.start <= w.end <= reading.duration + 0.1 for w in words)
     assert all(a.start <= b.start for a, b in zip(words, words[1:]))
@@ -83,7 +83,7 @@ def test_word_timestamps_fall_inside_the_spoken_sentence(transcriber, readings):
 @needs_espeak
 def test_progress_is_monotonic_and_reaches_one(transcriber, readings):
     seen: list[float] = []
-    transcriber.transcribe(readings[DISTINCT_VOICES[2]].audio, progress=seen.append)
+    transcriber.transcribe(readings[READING_VOICES[2]].audio, progress=seen.append)
     assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0 and 0 < seen[0] < 1
 
 
@@ -97,7 +97,7 @@ def test_progress_callback_can_abandon_the_work(transcriber, readings):
         raise Abandon
 
     with pytest.raises(Abandon):
-        transcriber.transcribe(readings[DISTINCT_VOICES[0]].audio, progress=stop)
+        transcriber.transcribe(readings[READING_VOICES[0]].audio, progress=stop)
 
 
 @pytest.mark.models
@@ -136,8 +136,8 @@ def test_batched_pipeline_transcribes_as_well(model_dir, readings):
     """batch_size > 1 takes faster-whisper's BatchedInferencePipeline (the GPU path); same words on CPU."""
     batched = Transcriber(model_dir, batch_size=4)
     assert batched.batched is not None
-    reading = readings[DISTINCT_VOICES[2]]
+    reading = readings[READING_VOICES[2]]
     words, language = batched.transcribe(reading.audio)
     wer = word_error_rate(reading.text, "".join(w.text for w in words))
-    print(f"\nWER batched (batch 4) {DISTINCT_VOICES[2]}: {wer:.1%}")
+    print(f"\nWER batched (batch 4) {READING_VOICES[2]}: {wer:.1%}")
     assert language == "en" and wer <= 0.10

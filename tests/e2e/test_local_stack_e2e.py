@@ -86,9 +86,11 @@ def test_queued_uploads_scale_the_fleet_out_and_idle_workers_retire_to_zero(loca
     started = len(local.fleet()["history"])
     peak = 0
     pids = []
-    for i, clip in enumerate(("short-3", "short-4", "short-1")):
+    for i, clip in enumerate(("long", "short-3", "short-4")):
         pids.append(submit(local, clips[clip], f"scale-{i}", "--formats", "json"))
-        # The next upload arrives while this one is being worked on: the scaler then counts a busy worker.
+        # The next upload arrives while this one is being worked on: the scaler then counts a busy worker. The first
+        # clip is the long one so that it is still being worked on when the second upload's ScaleFleet runs, however
+        # slow the machine (with a short first clip, an overloaded CI machine finished it first: peak 1).
         wait_until(lambda: local.job(pids[-1]).get("workerId") or local.job(pids[-1]).get("status") == "COMPLETED", timeout=90, what="claimed")
         peak = max(peak, local.group()["DesiredCapacity"])
     while not all(local.job(p).get("status") in ("COMPLETED", "FAILED") for p in pids):

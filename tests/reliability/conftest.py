@@ -299,6 +299,13 @@ class Uploads:
 
 
 # ---------------------------------------------------------------- the end-state audit
+def retry_causes(stack: Stack, execution_arn: str) -> list[str]:
+    """Why an execution's attempts failed (heartbeat time-outs, WorkerLost), for assertion messages."""
+    events = stack.sfn.get_execution_history(executionArn=execution_arn)["events"]
+    return [f"{e['type']} {next((v for k, v in e.items() if k.endswith('EventDetails')), {}).get('error')}"
+            for e in events if e["type"] in ("TaskTimedOut", "TaskFailed")]
+
+
 def execution_story(stack: Stack, execution_arn: str | None, last: int = 8) -> str:
     """The execution's status and its last history events, so that a lost job in a CI log says where it stopped."""
     if not execution_arn:

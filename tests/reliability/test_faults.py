@@ -18,7 +18,7 @@ import pytest
 
 from gpu_worker.fleet import AutoScalingFleet
 from tests.reliability.conftest import (
-    REGION, STAGES, InjectedErrors, KillSwitch, audit, decoding_pipeline, wait_until,
+    REGION, STAGES, InjectedErrors, KillSwitch, audit, decoding_pipeline, retry_causes, wait_until,
 )
 from tests.support.media import wav_bytes
 
@@ -254,4 +254,5 @@ def test_chaos_every_job_completes_exactly_once_despite_random_worker_kills(rel_
     print(f"chaos: 12 jobs, {len(kills)} kills ({', '.join(sorted(kills))}), attempts {sorted(attempts)}, "
           f"{time.monotonic() - started_at:.1f} s")
     assert all(i["status"] == "COMPLETED" for i in items.values()), {p: i.get("error") for p, i in items.items() if i["status"] != "COMPLETED"}
-    assert len(kills) >= 2 and sum(attempts) == 12 + len(kills)  # every kill cost exactly one more attempt
+    retried = {p: retry_causes(rel_stack, i["executionArn"]) for p, i in items.items() if i["attempts"] > 1}
+    assert len(kills) >= 2 and sum(attempts) == 12 + len(kills), retried  # every kill cost exactly one more attempt

@@ -41,6 +41,9 @@ from tests.support.waiting import wait_until as _wait_until
 # Probe limits of this tier (template parameters): small enough that "too large" and "too long" files stay tiny.
 MAX_FILE_BYTES = 3 * 1024 * 1024
 MAX_AUDIO_SECONDS = 60
+# Transcribe's HeartbeatSeconds here. Workers beat every 0.3 s, but with three decoding workers and moto in one process
+# on a loaded 2-core machine a live worker's beat was seen to lapse 2 s (an extra, kill-less retry in the chaos run).
+HEARTBEAT_SECONDS = 4
 WORKER_CONFIG = WorkerConfig(model_dir="stub", max_audio_seconds=MAX_AUDIO_SECONDS, decode_timeout=30.0)
 
 
@@ -372,7 +375,8 @@ def tone(seconds: float, rate: int = 16000, freq: float = 300.0) -> np.ndarray:
 @pytest.fixture(scope="module")
 def rel_stack() -> Stack:
     with mock_aws(config=moto_patches.MOTO_CONFIG):
-        stack = build_stack(limits={"MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MAX_AUDIO_SECONDS": str(MAX_AUDIO_SECONDS)})
+        stack = build_stack(limits={"MAX_FILE_BYTES": str(MAX_FILE_BYTES), "MAX_AUDIO_SECONDS": str(MAX_AUDIO_SECONDS),
+                                    "HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)})
         # This tier delivers each "Object Created" event itself (Uploads.event), so that it can repeat, reorder or
         # hold them back; the S3 → EventBridge → StartJob bridge itself is exercised by tests/workflow.
         stack.s3.put_bucket_notification_configuration(Bucket=stack.input_bucket, NotificationConfiguration={})

@@ -18,7 +18,7 @@ import pytest
 
 from gpu_worker.fleet import AutoScalingFleet
 from tests.reliability.conftest import (
-    REGION, STAGES, InjectedErrors, KillSwitch, audit, decoding_pipeline, retry_causes, wait_until,
+    HEARTBEAT_SECONDS, REGION, STAGES, InjectedErrors, KillSwitch, audit, decoding_pipeline, retry_causes, wait_until,
 )
 from tests.support.media import wav_bytes
 
@@ -84,8 +84,8 @@ def test_last_worker_dies_while_jobs_are_queued_and_the_fleet_comes_back(rel_sta
     assert group()["DesiredCapacity"] == 0 and not group()["Instances"]
 
     lost_at = time.monotonic()
-    wait_until(lambda: group()["DesiredCapacity"] >= 1, timeout=30)  #'s ScaleFleet, nothing else
-    print(f"fleet back {time.monotonic() - lost_at:.1f} s after the last worker died (heartbeat timeout 2 s)")
+    wait_until(lambda: group()["DesiredCapacity"] >= 1, timeout=30)  # the retry's ScaleFleet, nothing else
+    print(f"fleet back {time.monotonic() - lost_at:.1f} s after the last worker died (heartbeat timeout {HEARTBEAT_SECONDS} s)")
     replacement = group()["Instances"][0]["InstanceId"]
     assert replacement != instance
     fleet.start(worker_id=replacement, fleet=AutoScalingFleet(autoscaling, replacement))

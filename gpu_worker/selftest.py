@@ -2,7 +2,8 @@
 
 The AMI build runs it (Image Builder test component) so an image whose models, CUDA libraries or codecs are
 broken never reaches the fleet. The clip (assets/selftest.flac, 16 kHz mono FLAC, 7.4 s) is two espeak-ng voices
-(en-us+m3, then en-gb+f4, 0.6 s apart) saying EXPECTED_TURNS; FLAC also proves PyAV's codecs are in place.
+(en-us+m3, then en-gb, 0.6 s apart; made with "en-gb+f4", a variant espeak-ng ignores on en-gb) saying
+EXPECTED_TURNS; FLAC also proves PyAV's codecs are in place.
 """
 from __future__ import annotations
 

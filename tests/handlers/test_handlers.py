@@ -18,9 +18,13 @@ def event(name: str) -> dict:
     return json.loads((REPO / "events" / name).read_text())
 
 
-def invoke(function: str, payload: dict, env: dict):
+def invoke(stack, function: str, payload: dict, **overrides: str):
+    """Call functions/<function>/app.py's handler with the deployed function's environment, as Lambda would (a partial
+    environment would let another in-process function's leftover variables stand in for the missing ones)."""
+    deployed = stack.deployment.functions["".join(part.title() for part in function.split("_")) + "Function"]
+    env = boto3.client("lambda").get_function_configuration(FunctionName=deployed)["Environment"]["Variables"]
     handler = moto_patches.load_handler(REPO / "functions" / function)
-    with moto_patches.function_environment(env):
+    with moto_patches.function_environment({**env, **overrides}):
         return handler(payload, moto_patches.lambda_context_for(function))
 
 
@@ -38,8 +42,7 @@ def formatted_lines(caplog, service: str) -> list[dict]:
 
 def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(stack, caplog):
     sample = event("s3_object_created.json")
-    env = {"STATE_MACHINE_ARN": stack.state_machine_arn}
-    first, second = invoke("start_job", sample, env), invoke("start_job", sample, env)
+    first, second = invoke(stack, "start_job", sample), invoke(stack, "start_job", sample)
 
     assert first["started"] and not second["started"] and second["reason"] == "duplicate event"
     assert first["executionName"].startswith("user-42-interview_01-")
@@ -54,7 +57,7 @@ def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(
 def test_start_job_records_unparseable_keys_under_a_stable_invalid_id(stack):
     sample = event("s3_object_created.json")
     sample["detail"]["object"]["key"] = "uploads/not a user/x/a.wav"
-    result = invoke("start_job", sample, {"STATE_MACHINE_ARN": stack.state_machine_arn})
+    result = invoke(stack, "start_job", sample)
     assert result["started"] and result["processId"].startswith("invalid-")
 
 
@@ -62,18 +65,18 @@ def test_probe_media_accepts_the_sample_upload(stack):
     sample = event("probe_media.json")
     sample["input"]["bucket"] = stack.input_bucket  # the deployed bucket's generated name
     stack.s3.put_object(Bucket=sample["input"]["bucket"], Key=sample["input"]["key"], Body=wav_bytes(10.0), Metadata={"speakers": "2"})
-    result = invoke("probe_media", sample, stack.limits)
+    result = invoke(stack, "probe_media", sample)
     assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(10.0)
     assert result["options"] == {"speakers": 2}
-    assert result["limits"] == {"heartbeatSeconds": 2, "claimTimeoutSeconds": 30, "processTimeoutSeconds": 70}
+    # Transcribe timeout = base 60 s (test stack) + 0.5 s per audio second (the template default) x 10 s
+    assert result["limits"] == {"heartbeatSeconds": 2, "claimTimeoutSeconds": 30, "processTimeoutSeconds": 65}
 
 
 def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
     for i, seconds in enumerate([1800, 1200, 600]):  # 60 min queued in 3 files → min(ceil(3600/900), 3) = 3
         jobs.put_item(Item={"processId": f"u-{i}", "status": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}", "audioSeconds": Decimal(seconds)})
-    env = {"JOBS_TABLE": stack.table_name, "STATUS_INDEX": "ByStatus", "ASG_NAME": stack.asg_name, "MAX_SIZE": "10", "SCALER_POLICY": "seed"}
-    report = invoke("scale_fleet", event("scale_fleet.json"), env)
+    report = invoke(stack, "scale_fleet", event("scale_fleet.json"), SCALER_POLICY="seed")
 
     assert report["desired"] == 3 and report["previousDesired"] == 0 and report["reason"]
     assert report["state"]["queued_files"] == 3 and report["state"]["queued_audio_seconds"] == 3600
@@ -86,8 +89,7 @@ def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
     jobs.put_item(Item={"processId": "user-42-interview_01", "status": "IN_PROGRESS", "workToken": "secret",
                         "executionArn": sample["detail"]["executionArn"], "createdAt": "2026-11-25T20:15:00Z"})
-    env = {"JOBS_TABLE": stack.table_name}
-    first, again = invoke("reconcile_job", sample, env), invoke("reconcile_job", sample, env)
+    first, again = invoke(stack, "reconcile_job", sample), invoke(stack, "reconcile_job", sample)
 
     assert first == {"closed": True, "processId": "user-42-interview_01", "code": "ExecutionAborted",
                      "message": "The transcription workflow was stopped before the job finished."}

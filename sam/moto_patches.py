@@ -46,9 +46,10 @@ Known gaps handled elsewhere, not patched (asserted in the tests):
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
   give-up path is tested with a stubbed client error, and the job item's `workToken` condition guards writes.
 - `set_desired_capacity` above MaxSize is accepted (AWS rejects it): the scaler clamps.
-- StopExecution while the Parallel's heartbeat-supervised Transcribe waits ends the execution FAILED with a
-  States.Runtime error ("Custom Error Names MUST NOT begin with 'States.'") instead of ABORTED: ReconcileJob closes
-  the job either way (tests/workflow/test_workflow.py asserts what moto does).
+- StopExecution during a callback wait (WaitForWorker, Transcribe) is unreliable: the execution may stay RUNNING
+  until the wait times out, or end FAILED with a States.Runtime error ("Custom Error Names MUST NOT begin with
+  'States.'") instead of ABORTED. tests/workflow stops the execution and delivers the status change event AWS
+  would emit itself; patch 7's own test uses a Fail state, which moto ends deterministically.
 """
 from __future__ import annotations
 

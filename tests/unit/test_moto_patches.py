@@ -254,18 +254,18 @@ def test_an_ended_execution_puts_its_status_change_event_on_eventbridge(aws):
     events.put_rule(Name="ended", EventPattern=json.dumps({"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"]}))
     events.put_targets(Rule="ended", Targets=[{"Id": "fn", "Arn": arn}])
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine, _ = _token_machine()
+    definition = {"StartAt": "Break", "States": {"Break": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}
+    machine = sfn.create_state_machine(name="breaks", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
 
     with moto_patches.without("Step Functions status change events"):
         quiet = sfn.start_execution(stateMachineArn=machine, name="quiet", input="{}")["executionArn"]
-        sfn.stop_execution(executionArn=quiet)
-        _wait(lambda: sfn.describe_execution(executionArn=quiet)["status"] == "ABORTED")
+        _wait(lambda: sfn.describe_execution(executionArn=quiet)["status"] == "FAILED")
         time.sleep(0.5)
         assert seen == []
 
-    stopped = sfn.start_execution(stateMachineArn=machine, name="stopped", input='{"processId": "u1-t1"}')["executionArn"]
-    sfn.stop_execution(executionArn=stopped)
+    failed = sfn.start_execution(stateMachineArn=machine, name="failed", input='{"processId": "u1-t1"}')["executionArn"]
     (event,) = _wait(lambda: seen)
-    assert event["detail"]["executionArn"] == stopped and event["detail"]["stateMachineArn"] == machine
-    assert event["detail"]["status"] == "ABORTED" and json.loads(event["detail"]["input"]) == {"processId": "u1-t1"}
-    assert event["detail"]["stopDate"] >= event["detail"]["startDate"] > 0 and event["resources"] == [stopped]
+    assert event["detail"]["executionArn"] == failed and event["detail"]["stateMachineArn"] == machine
+    assert (event["detail"]["status"], event["detail"]["error"], event["detail"]["cause"]) == ("FAILED", "Broken", "on purpose")
+    assert json.loads(event["detail"]["input"]) == {"processId": "u1-t1"}
+    assert event["detail"]["stopDate"] >= event["detail"]["startDate"] > 0 and event["resources"] == [failed]

@@ -1,6 +1,7 @@
 """Diarization benchmark: DER and real-time factor of both backends on generated espeak dialogs.
 
     .venv/bin/python benchmarks/bench_diarization.py [--backends default,pyannote] [--pyannote-step 0.1]
+        [--pyannote-model-dir /opt/models/pyannote-community-1]   # the production pipeline, where it can be had
 
 Dialogs are those of tests/worker/conftest.py plus a second seed of each kind. DER: pyannote.metrics,
 collar 0.5 s (±0.25 s), overlap scored. RTF = diarization wall time / audio duration, models already loaded
@@ -50,6 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", default="default,pyannote")
     parser.add_argument("--pyannote-step", type=float, default=0.1, help="segmentation hop as a fraction of 10 s")
+    parser.add_argument("--pyannote-model-dir", help="score a pyannote pipeline directory (e.g. community-1, as baked "
+                        "into the AMI) instead of the bundled weights; --pyannote-step is then the pipeline's own")
     args = parser.parse_args()
     data = dialogs()
     print("| backend | dialog | length | count given | speakers found | DER | RTF | CPU/audio |")
@@ -58,8 +61,11 @@ def main() -> None:
         if backend == "pyannote":
             from gpu_worker.diarization.pyannote_backend import PyannoteDiarizer
 
-            diarizer = PyannoteDiarizer(segmentation_step=args.pyannote_step)
-            label = f"pyannote (step {args.pyannote_step * 10:g} s)"
+            if args.pyannote_model_dir:
+                diarizer, label = load_diarizer("pyannote", model_dir=args.pyannote_model_dir), f"pyannote ({Path(args.pyannote_model_dir).name})"
+            else:
+                diarizer = PyannoteDiarizer(segmentation_step=args.pyannote_step)
+                label = f"pyannote (step {args.pyannote_step * 10:g} s)"
         else:
             diarizer, label = load_diarizer(backend), backend
         diarizer.diarize(next(iter(data.values()))[0].audio[: 20 * 16000])  # warm-up

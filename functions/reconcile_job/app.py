@@ -4,7 +4,7 @@ import os
 import boto3
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 
-from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
+from scribefleet.observability import lambda_tools, tag_process
 from scribefleet.reconcile import close_job, process_id_of
 
 logger, metrics, tracer = lambda_tools("reconcile_job")
@@ -16,9 +16,7 @@ dynamodb = boto3.resource("dynamodb")
 @logger.inject_lambda_context
 @event_source(data_class=EventBridgeEvent)
 def handler(event: EventBridgeEvent, context):
-    process_id = process_id_of(event.detail)
-    logger.append_keys(**{PROCESS_ID_KEY: process_id})
-    logger.set_correlation_id(process_id)
+    tag_process(logger, process_id_of(event.detail))
     result = close_job(dynamodb.Table(os.environ["JOBS_TABLE"]), event.detail)
     if result["closed"]:
         metrics.add_metric(name="JobsReconciled", unit="Count", value=1)

@@ -5,7 +5,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
 
 from scribefleet.ingest import UploadedObject, identify, start_job
-from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
+from scribefleet.observability import lambda_tools, tag_process
 
 logger, metrics, tracer = lambda_tools("start_job")
 sfn = boto3.client("stepfunctions")
@@ -17,8 +17,7 @@ sfn = boto3.client("stepfunctions")
 @event_source(data_class=S3EventBridgeNotificationEvent)
 def handler(event: S3EventBridgeNotificationEvent, context):
     upload = UploadedObject.from_eventbridge(event.raw_event["detail"])
-    logger.append_keys(**{PROCESS_ID_KEY: identify(upload.key)["processId"]})
-    logger.set_correlation_id(identify(upload.key)["processId"])
+    tag_process(logger, identify(upload.key)["processId"])
     result = start_job(upload, sfn, os.environ["STATE_MACHINE_ARN"])
     metrics.add_metric(name="UploadsReceived" if result["started"] else "DuplicateEvents", unit="Count", value=1)
     logger.info("execution started" if result["started"] else "duplicate event ignored", extra=result)

@@ -154,6 +154,11 @@ def _desired(stack) -> int:
     return group["AutoScalingGroups"][0]["DesiredCapacity"]
 
 
+def described_error(stack, execution_arn: str) -> str:
+    described = stack.sfn.describe_execution(executionArn=execution_arn)
+    return f"{described.get('error')}: {described.get('cause')}"
+
+
 # moto 5.2.5 is unreliable at ending an execution stopped inside a callback wait: it may stay RUNNING until the wait
 # times out, or end FAILED (States.Runtime). So the test stops the execution (nothing of it may run on) and then
 # delivers, through the deployed EventBridge rule, the "Execution Status Change" event AWS emits for a stop.
@@ -177,7 +182,12 @@ def test_a_stopped_execution_leaves_its_job_failed_and_nothing_written(stack, up
 
     wait_until(lambda: stack.job("u1-t9").get("status") == "FAILED", timeout=20)
     job = stack.job("u1-t9")
-    assert job["error"] == {"code": "ExecutionAborted", "message": "The transcription workflow was stopped before the job finished."}
+    # The first status change event closes the job; any later one changes nothing. Sometimes moto ends the stopped
+    # execution FAILED itself (see above) and its own event wins: then the code says so.
+    assert job["error"] in (
+        {"code": "ExecutionAborted", "message": "The transcription workflow was stopped before the job finished."},
+        {"code": "ExecutionFailed", "message": f"The transcription workflow failed unexpectedly ({described_error(stack, execution_arn)})."},
+    ), job["error"]
     assert "workToken" not in job
     gate.set()
     late = start_worker(worker_id="i-late")  # the stale queue message (queued case) must not revive the job

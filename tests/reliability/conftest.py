@@ -302,11 +302,15 @@ class Uploads:
 
 
 # ---------------------------------------------------------------- the end-state audit
+def _details(event: dict) -> dict:
+    """A history event's one `…EventDetails` member (its name depends on the event type)."""
+    return next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+
+
 def retry_causes(stack: Stack, execution_arn: str) -> list[str]:
     """Why an execution's attempts failed (heartbeat time-outs, WorkerLost), for assertion messages."""
     events = stack.sfn.get_execution_history(executionArn=execution_arn)["events"]
-    return [f"{e['type']} {next((v for k, v in e.items() if k.endswith('EventDetails')), {}).get('error')}"
-            for e in events if e["type"] in ("TaskTimedOut", "TaskFailed")]
+    return [f"{e['type']} {_details(e).get('error')}" for e in events if e["type"] in ("TaskTimedOut", "TaskFailed")]
 
 
 def execution_story(stack: Stack, execution_arn: str | None, last: int = 8) -> str:
@@ -317,7 +321,7 @@ def execution_story(stack: Stack, execution_arn: str | None, last: int = 8) -> s
     events = stack.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True)["events"][:last]
     steps = []
     for event in reversed(events):
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        details = _details(event)
         steps.append(" ".join(filter(None, (event["type"], details.get("name"), details.get("error"), str(details.get("cause", ""))[:200]))))
     return f"execution {status}: " + " → ".join(steps)
 

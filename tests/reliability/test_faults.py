@@ -255,4 +255,9 @@ def test_chaos_every_job_completes_exactly_once_despite_random_worker_kills(rel_
           f"{time.monotonic() - started_at:.1f} s")
     assert all(i["status"] == "COMPLETED" for i in items.values()), {p: i.get("error") for p, i in items.items() if i["status"] != "COMPLETED"}
     retried = {p: retry_causes(rel_stack, i["executionArn"]) for p, i in items.items() if i["attempts"] > 1}
-    assert len(kills) >= 2 and sum(attempts) == 12 + len(kills), retried  # every kill cost exactly one more attempt
+    # Every kill cost one more attempt. A live worker's heartbeat can also lapse on a busy machine (seen in about 1 of
+    # 5 full-suite runs on 2 cores even with a 4 s HeartbeatSeconds): the state machine then retries that job too,
+    # which is the product working. So every retry must come from a heartbeat time-out, never from a failure.
+    assert len(kills) >= 2 and sum(attempts) >= 12 + len(kills), retried
+    assert all(causes and set(causes) == {"TaskTimedOut States.Timeout"} for causes in retried.values()), retried
+    assert sum(len(causes) for causes in retried.values()) == sum(attempts) - 12, retried  # each retry has its cause

@@ -29,7 +29,7 @@ lint: install
 
 # The README's first command: everything on this machine (moto from template.yaml, real worker processes), then off.
 demo: install
-	$(PY) -m scribefleet.cli demo
+	$(PY) -m scribefleet_tools.cli demo
 
 # Benchmarks print figures (recorded by hand in docs/benchmarks.md); not part of `make test`.
 bench: install

@@ -16,9 +16,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scribefleet.scaling import PolicyParams  # noqa: E402
-from scribefleet.simulate_cli import table  # noqa: E402
-from scribefleet.simulator import SimConfig, SimResult, simulate  # noqa: E402
-from scribefleet.workloads import Upload, make_workload, seed  # noqa: E402
+from scribefleet_tools.simulate_cli import table  # noqa: E402
+from scribefleet_tools.simulator import SimConfig, SimResult, simulate  # noqa: E402
+from scribefleet_tools.workloads import Upload, make_workload, seed  # noqa: E402
 
 SEED_RULE = SimConfig(policy="seed", order="fifo")
 OURS = SimConfig(policy="planned", order="aged")

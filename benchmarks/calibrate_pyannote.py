@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from scribefleet.samples import DISTINCT_VOICES, Dialog, make_dialog, round_robin_lines  # noqa: E402
+from scribefleet_tools.samples import DISTINCT_VOICES, Dialog, make_dialog, round_robin_lines  # noqa: E402
 
 DEV_VOICES = {  # name → espeak-ng voice
     "caribbean_m": "en-029+m2",
@@ -40,7 +40,7 @@ DEV_VOICES = {  # name → espeak-ng voice
 
 def check_voices() -> None:
     """Each dev voice renders differently from its base voice and from the others (espeak-ng ignores some variants)."""
-    from scribefleet.samples import synthesize
+    from scribefleet_tools.samples import synthesize
 
     text = "Please send the final cut to the editor before Friday."
     renders = {v: synthesize(text, v).tobytes() for v in DEV_VOICES.values()}

@@ -1,1 +1,4 @@
-"""scribefleet: shared vocabulary and pure logic used by the Lambdas, the GPU worker and the local tooling."""
+"""scribefleet: the product core shipped in the Lambda layer: contract, options, probe, ingest, scaling, reconcile.
+
+It imports nothing from `gpu_worker`, `sam` or `scribefleet_tools` (a test holds it to that).
+"""

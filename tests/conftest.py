@@ -1,7 +1,7 @@
 """Test-wide settings: fake AWS identity for moto (never real credentials), offline models, no telemetry."""
 import os
 
-pytest_plugins = ["scribefleet.selfcheck"]  # the reliability report line at the end of every run
+pytest_plugins = ["scribefleet_tools.selfcheck"]  # the reliability report line at the end of every run
 
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scribefleet.cli import Target
-from scribefleet.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
+from scribefleet_tools.cli import Target
+from scribefleet_tools.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
 from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ class LocalRun:
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         env = {**os.environ, "SCRIBEFLEET_HOME": str(self.home)}
-        return subprocess.run([sys.executable, "-m", "scribefleet.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([sys.executable, "-m", "scribefleet_tools.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
     def job(self, pid: str) -> dict:
         return self.target.table().get_item(Key={"processId": pid}, ConsistentRead=True).get("Item", {})
@@ -60,7 +60,7 @@ def local(tmp_path_factory) -> LocalRun:
     home = tmp_path_factory.mktemp("scribefleet-home")
     env = {**os.environ, "SCRIBEFLEET_HOME": str(home)}
     log = open(home / "local-up.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "scribefleet.cli", "local", "up", *UP_ARGS], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "scribefleet_tools.cli", "local", "up", *UP_ARGS], cwd=REPO, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: (home / "local.json").exists() or process.poll() is not None, timeout=90, what="local stack up")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scribefleet.samples import encode_wav
+from scribefleet_tools.samples import encode_wav
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 16000, freq: float = 440.0) -> bytes:

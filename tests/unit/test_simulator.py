@@ -7,9 +7,9 @@ import pytest
 
 import scribefleet.scaling as scaling
 from scribefleet.scaling import PolicyParams
-from scribefleet.simulate_cli import main as simulate_main
-from scribefleet.simulator import SimConfig, lower_bound, percentile, simulate
-from scribefleet.workloads import Upload, from_durations, make_workload, seed_durations
+from scribefleet_tools.simulate_cli import main as simulate_main
+from scribefleet_tools.simulator import SimConfig, lower_bound, percentile, simulate
+from scribefleet_tools.workloads import Upload, from_durations, make_workload, seed_durations
 
 HAND = dict(rtf=15.0, boot_s=60.0, idle_timeout_s=60.0, order="fifo")
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from scribefleet.contract import JobStatus
-from scribefleet.loadtest import regression, run_load
-from scribefleet.workloads import Upload
+from scribefleet_tools.loadtest import regression, run_load
+from scribefleet_tools.workloads import Upload
 
 
 def test_load_run_uploads_every_file_and_reports_makespan_and_latencies(stack, start_worker):

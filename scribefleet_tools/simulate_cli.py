@@ -1,8 +1,8 @@
 """`scribefleet simulate`: run a workload through the simulated fleet under each scaler policy and claim order.
 
-    python -m scribefleet.simulate_cli                        # the seed's load test, seed rule vs ours
-    python -m scribefleet.simulate_cli --workload trickle --warm-pool 10
-    python -m scribefleet.simulate_cli --durations 300,300 --policy seed --order fifo --boot 60 --trace
+    python -m scribefleet_tools.simulate_cli                        # the seed's load test, seed rule vs ours
+    python -m scribefleet_tools.simulate_cli --workload trickle --warm-pool 10
+    python -m scribefleet_tools.simulate_cli --durations 300,300 --policy seed --order fifo --boot 60 --trace
 """
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import sys
 from dataclasses import asdict
 
 from scribefleet.scaling import POLICIES, PolicyParams
-from scribefleet.simulator import G4DN_XLARGE_PER_HOUR, ORDERS, SimConfig, SimResult, simulate
-from scribefleet.workloads import SEED, WORKLOADS, Upload, from_durations, make_workload
+from scribefleet_tools.simulator import G4DN_XLARGE_PER_HOUR, ORDERS, SimConfig, SimResult, simulate
+from scribefleet_tools.workloads import SEED, WORKLOADS, Upload, from_durations, make_workload
 
 # Speed per model/GPU (audio seconds per processing second, diarization included). Measure yours: the worker
 # records RTF per job; pass it with --rtf <number>.

@@ -17,15 +17,15 @@ from datetime import datetime
 import numpy as np
 
 from scribefleet.contract import JobStatus, process_id
-from scribefleet.samples import SAMPLE_RATE, encode_wav
-from scribefleet.workloads import Upload
+from scribefleet_tools.samples import SAMPLE_RATE, encode_wav
+from scribefleet_tools.workloads import Upload
 
 REGRESSION_BUDGET_SECONDS = 300  # the seed's post-deploy check: one file COMPLETED within 5 minutes
 
 
 def speech_audio(seconds: float) -> np.ndarray:
     """`seconds` of speech (espeak sentences, tiled) or of a 220 Hz tone when espeak-ng is not installed."""
-    from scribefleet import samples
+    from scribefleet_tools import samples
 
     length = max(1, int(round(seconds * SAMPLE_RATE)))
     if samples.have_espeak():

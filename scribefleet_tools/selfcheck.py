@@ -7,7 +7,7 @@ fixture, so the line also says how many jobs were lost and how many outputs were
 
     faults survived 14/14, bad inputs handled 17/17, security checks passed 9/9, jobs lost 0/52, duplicate outputs 0
 
-Registered for the whole suite by tests/conftest.py (`pytest_plugins`); `python -m scribefleet.selfcheck` runs the
+Registered for the whole suite by tests/conftest.py (`pytest_plugins`); `python -m scribefleet_tools.selfcheck` runs the
 tiers that feed it.
 """
 from __future__ import annotations

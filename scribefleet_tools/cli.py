@@ -330,15 +330,15 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 # ---- demo -------------------------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
-    from scribefleet.demo import run_demo
+    from scribefleet_tools.demo import run_demo
 
     return run_demo(args)
 
 
 def cmd_loadtest(args: argparse.Namespace) -> int:
     """The seed's load test (37 files, 10 h) scaled by --scale, or the 1-file post-deploy regression check."""
-    from scribefleet import loadtest
-    from scribefleet.workloads import make_workload
+    from scribefleet_tools import loadtest
+    from scribefleet_tools.workloads import make_workload
 
     target = resolve_target(args)
     s3, table, bucket = target.client("s3"), target.table(), target.outputs["InputBucketName"]
@@ -356,7 +356,7 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
 
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
-    from scribefleet.selfcheck import main as selfcheck
+    from scribefleet_tools.selfcheck import main as selfcheck
 
     return selfcheck([])
 
@@ -443,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("selfcheck", help="run the fault, bad-input and security suites; one line a category")
     check.set_defaults(func=cmd_selfcheck)
 
-    from scribefleet import simulate_cli
+    from scribefleet_tools import simulate_cli
 
     simulate = commands.add_parser("simulate", help="the fleet simulator (scaler policies, claim orders)")
     simulate_cli.add_arguments(simulate)

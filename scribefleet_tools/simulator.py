@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from scribefleet.scaling import AGE_WEIGHT, FleetState, PolicyParams, aged_claim_key, decide
-from scribefleet.workloads import Upload
+from scribefleet_tools.workloads import Upload
 
 ORDERS = ("fifo", "longest", "aged")
 G4DN_XLARGE_PER_HOUR = 0.526  # on-demand us-east-1, Linux

@@ -22,7 +22,7 @@ DIALOGS = {  # file name → (speakers, lines, offset into the sample sentences)
 
 
 def make_samples(directory: Path) -> list[Path]:
-    from scribefleet.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
+    from scribefleet_tools.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
 
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -39,7 +39,7 @@ def make_samples(directory: Path) -> list[Path]:
 
 def run_demo(args: argparse.Namespace) -> int:
     from sam.stack import up
-    from scribefleet.cli import Target, render_status
+    from scribefleet_tools.cli import Target, render_status
 
     warnings.simplefilter("ignore")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

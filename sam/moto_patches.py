@@ -41,6 +41,14 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    aborted, timed out or failed outside its Catch paths leaves its job FAILED, never QUEUED forever) would never
    fire locally. We put the event, with AWS's detail fields, once moto has recorded the final status.
 
+8. DynamoDB requests are serialised (`DynamoHandler.call_action`): moto's DynamoDB backend keeps a table's items in
+   plain dicts and iterates them unguarded, so a Scan or Query running while another thread's PutItem/UpdateItem
+   adds an item raises "dictionary changed size during iteration" (a 500 to the caller). In these tiers the state
+   machine's threads, every worker's heartbeat thread and the tests' own status reads hit one table at once, and
+   the race failed about one full run in four on 2 cores. AWS serves each request against a consistent item
+   store; one lock around moto's DynamoDB request handling gives the same. No DynamoDB request waits on another
+   service, so the lock cannot deadlock.
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
 - a heartbeat timeout surfaces as `States.Timeout` (AWS: `States.HeartbeatTimeout`): the ASL catches both.
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
@@ -71,6 +79,7 @@ from typing import Any
 from moto.awslambda import models as lambda_models
 from moto.cloudformation import parsing as cfn_parsing
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb import responses as dynamodb_responses
 from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
@@ -412,6 +421,15 @@ EXTRA_RESOURCES = {cls.TYPE: cls for cls in (_Alarm, _MetricFilter, _BucketPolic
 _original_model_map = cfn_parsing.get_model_map
 
 
+_DYNAMODB_LOCK = threading.RLock()
+_original_dynamodb_call_action = dynamodb_responses.DynamoHandler.call_action
+
+
+def _dynamodb_call_action_serialised(self):
+    with _DYNAMODB_LOCK:
+        return _original_dynamodb_call_action(self)
+
+
 def _model_map_with_extras() -> dict[str, Any]:
     return {**EXTRA_RESOURCES, **_original_model_map()}
 
@@ -425,6 +443,7 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
     "EventBridge Lambda/Step Functions targets": (events_models.Rule, "send_to_targets", _send_to_targets),
     "CloudFormation types moto lacks": (cfn_parsing, "get_model_map", _model_map_with_extras),
     "Step Functions status change events": (sfn_execution.BaseExecutionWorkerCommunication, "terminated", _emit_execution_status_change),
+    "DynamoDB requests serialised": (dynamodb_responses.DynamoHandler, "call_action", _dynamodb_call_action_serialised),
 }
 
 

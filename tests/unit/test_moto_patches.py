@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import threading
 import time
 import zipfile
 from importlib.metadata import version
@@ -269,3 +270,44 @@ def test_an_ended_execution_puts_its_status_change_event_on_eventbridge(aws):
     assert (event["detail"]["status"], event["detail"]["error"], event["detail"]["cause"]) == ("FAILED", "Broken", "on purpose")
     assert json.loads(event["detail"]["input"]) == {"processId": "u1-t1"}
     assert event["detail"]["stopDate"] >= event["detail"]["startDate"] > 0 and event["resources"] == [failed]
+
+
+def _scan_blocked_while_a_put_runs(monkeypatch, put_may_finish_within: float) -> tuple[bool, bool]:
+    """Hold a Scan inside moto's DynamoDB backend, try a PutItem from another thread, report whether it finished
+    while the Scan was held and whether it finished after the Scan was let go."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(TableName="jobs", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    scanning, release = threading.Event(), threading.Event()
+    original_scan = DynamoDBBackend.scan
+
+    def held_scan(self, *args, **kwargs):
+        scanning.set()
+        release.wait(30)
+        return original_scan(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "scan", held_scan)
+    put_done = threading.Event()
+    scanner = threading.Thread(target=lambda: client.scan(TableName="jobs"))
+    writer = threading.Thread(target=lambda: (client.put_item(TableName="jobs", Item={"pk": {"S": "a"}}), put_done.set()))
+    scanner.start()
+    assert scanning.wait(30)
+    writer.start()
+    finished_during_scan = put_done.wait(put_may_finish_within)
+    release.set()
+    scanner.join(30)
+    writer.join(30)
+    return finished_during_scan, put_done.is_set()
+
+
+def test_dynamodb_requests_are_serialised_so_a_scan_never_sees_a_table_change_under_it(aws, monkeypatch):
+    with moto_patches.without("DynamoDB requests serialised"):
+        interleaved, _ = _scan_blocked_while_a_put_runs(monkeypatch, put_may_finish_within=30)
+    assert interleaved, "without the patch a PutItem runs while a Scan is inside the backend (the race)"
+
+
+def test_a_put_waits_for_a_running_scan_with_the_patch(aws, monkeypatch):
+    interleaved, finished_after = _scan_blocked_while_a_put_runs(monkeypatch, put_may_finish_within=1.0)
+    assert not interleaved and finished_after

@@ -49,8 +49,16 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    store; one lock around moto's DynamoDB request handling gives the same. No DynamoDB request waits on another
    service, so the lock cannot deadlock.
 
+9. A heartbeat lapse is `States.HeartbeatTimeout` (`StateTask._from_error`): moto reports every timeout of a Task as
+   `States.Timeout`, so a Catch on `States.HeartbeatTimeout` never fired locally and a Catch that must tell a lost
+   worker (retry) from a job past its TimeoutSeconds (no retry) could not be tested. AWS documents that a heartbeat
+   lapse matches both `States.HeartbeatTimeout` and `States.Timeout` (catchers are scanned in order), while a
+   TimeoutSeconds expiry matches only `States.Timeout`: the heartbeat error raised here matches both names, its
+   error output and TaskTimedOut event say `States.HeartbeatTimeout`, and every other timeout is left to moto.
+   https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (States.HeartbeatTimeout,
+   States.Timeout).
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
-- a heartbeat timeout surfaces as `States.Timeout` (AWS: `States.HeartbeatTimeout`): the ASL catches both.
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
   give-up path is tested with a stubbed client error, and the job item's `workToken` condition guards writes.
 - `set_desired_capacity` above MaxSize is accepted (AWS rejects it): the scaler clamps.
@@ -84,6 +92,11 @@ from moto.events import models as events_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser.backend import execution as sfn_execution
+from moto.stepfunctions.parser.asl.component.common.error_name.error_name import ErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task as sfn_state_task
+from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
 from moto.utilities.arns import parse_arn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -430,6 +443,35 @@ def _dynamodb_call_action_serialised(self):
         return _original_dynamodb_call_action(self)
 
 
+HEARTBEAT_TIMEOUT, TIMEOUT = "States.HeartbeatTimeout", "States.Timeout"
+_original_task_from_error = sfn_state_task.StateTask._from_error
+
+
+class _HeartbeatTimeoutName(StatesErrorName):
+    """States.HeartbeatTimeout that a `States.Timeout` retrier or catcher also matches, as in AWS (patch 9)."""
+
+    def __init__(self):
+        super().__init__(typ=StatesErrorNameType.StatesHeartbeatTimeout)
+
+    def matches(self, error_name: str | None) -> bool:
+        return error_name in (HEARTBEAT_TIMEOUT, TIMEOUT)
+
+    def __eq__(self, other):  # list membership may ask the declared name first; the subclass answers for both
+        return isinstance(other, ErrorName) and self.matches(other.error_name)
+
+    __hash__ = None
+
+
+def _task_error_telling_heartbeat_lapses_apart(self, env, ex: Exception):
+    failure = _original_task_from_error(self, env, ex)
+    if isinstance(ex, HeartbeatTimeoutError):
+        failure.error_name = _HeartbeatTimeoutName()
+        details = (failure.event_details or {}).get("taskTimedOutEventDetails")
+        if details is not None:
+            details["error"] = HEARTBEAT_TIMEOUT
+    return failure
+
+
 def _model_map_with_extras() -> dict[str, Any]:
     return {**EXTRA_RESOURCES, **_original_model_map()}
 
@@ -444,6 +486,7 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
     "CloudFormation types moto lacks": (cfn_parsing, "get_model_map", _model_map_with_extras),
     "Step Functions status change events": (sfn_execution.BaseExecutionWorkerCommunication, "terminated", _emit_execution_status_change),
     "DynamoDB requests serialised": (dynamodb_responses.DynamoHandler, "call_action", _dynamodb_call_action_serialised),
+    "heartbeat lapse is States.HeartbeatTimeout": (sfn_state_task.StateTask, "_from_error", _task_error_telling_heartbeat_lapses_apart),
 }
 
 

@@ -311,3 +311,49 @@ def test_dynamodb_requests_are_serialised_so_a_scan_never_sees_a_table_change_un
 def test_a_put_waits_for_a_running_scan_with_the_patch(aws, monkeypatch):
     interleaved, finished_after = _scan_blocked_while_a_put_runs(monkeypatch, put_may_finish_within=1.0)
     assert not interleaved and finished_after
+
+
+# 9 ---------------------------------------------------------------------------------------------------------------
+def _timeout_machine(name: str, timeouts: dict, catchers: list[list[str]]) -> str:
+    """A callback task that nobody answers, with the given HeartbeatSeconds/TimeoutSeconds; each catcher leads to a
+    Pass state that records which catcher fired and the error output it received."""
+    queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName=f"q-{name}")["QueueUrl"]
+    states = {"Wait": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}}, **timeouts,
+        "Catch": [{"ErrorEquals": names, "ResultPath": "$.error", "Next": f"Caught{n}"} for n, names in enumerate(catchers)],
+        "End": True}}
+    for n in range(len(catchers)):
+        states[f"Caught{n}"] = {"Type": "Pass", "Parameters": {"catcher": n, "error.$": "$.error.Error"}, "End": True}
+    return boto3.client("stepfunctions", region_name=REGION).create_state_machine(
+        name=name, definition=json.dumps({"StartAt": "Wait", "States": states}),
+        roleArn="arn:aws:iam::123456789012:role/sfn")["stateMachineArn"]
+
+
+def _caught(machine: str, name: str) -> dict:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    execution = sfn.start_execution(stateMachineArn=machine, name=name, input="{}")["executionArn"]
+    described = _wait(lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d, timeout=30)
+    assert described["status"] == "SUCCEEDED", described
+    timed_out = [e["taskTimedOutEventDetails"] for e in sfn.get_execution_history(executionArn=execution)["events"]
+                 if e["type"] == "TaskTimedOut"]
+    return {**json.loads(described["output"]), "event": timed_out[0]["error"]}
+
+
+HEARTBEAT_FIRST = [["States.HeartbeatTimeout"], ["States.Timeout"]]
+
+
+def test_a_heartbeat_lapse_is_a_heartbeat_timeout_and_a_task_timeout_is_not(aws):
+    lapse = _timeout_machine("lapse", {"HeartbeatSeconds": 1, "TimeoutSeconds": 60}, HEARTBEAT_FIRST)
+    with moto_patches.without("heartbeat lapse is States.HeartbeatTimeout"):
+        # the gap: a lost worker looks like a job past its time limit
+        assert _caught(lapse, "without") == {"catcher": 1, "error": "States.Timeout", "event": "States.Timeout"}
+    assert _caught(lapse, "with") == {"catcher": 0, "error": "States.HeartbeatTimeout", "event": "States.HeartbeatTimeout"}
+
+    too_long = _timeout_machine("too-long", {"TimeoutSeconds": 1}, HEARTBEAT_FIRST)
+    assert _caught(too_long, "with") == {"catcher": 1, "error": "States.Timeout", "event": "States.Timeout"}
+
+
+def test_a_heartbeat_lapse_also_matches_a_catcher_of_states_timeout_as_in_aws(aws):
+    only_timeout = _timeout_machine("only-timeout", {"HeartbeatSeconds": 1, "TimeoutSeconds": 60}, [["States.Timeout"]])
+    assert _caught(only_timeout, "lapse") == {"catcher": 0, "error": "States.HeartbeatTimeout", "event": "States.HeartbeatTimeout"}

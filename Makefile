@@ -11,7 +11,7 @@ sysdeps:
 	  else echo "please install: sudo apt-get install espeak-ng ffmpeg" >&2; exit 1; fi; fi
 
 install: sysdeps .venv/.installed
-.venv/.installed: requirements.txt constraints.txt pyproject.toml
+.venv/.installed: requirements.txt constraints.txt pyproject.toml layers/common/requirements.txt gpu_worker/requirements.txt gpu_worker/requirements-test.txt
 	python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements.txt -c constraints.txt

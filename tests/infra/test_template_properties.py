@@ -231,8 +231,8 @@ def test_layer_ships_shared_package_and_pinned_deps(resources):
     pins = [l.strip() for l in (ROOT / "layers/common/requirements.txt").read_text().splitlines()
             if l.strip() and not l.startswith("#")]
     assert pins == ["aws-lambda-powertools[tracer]==3.37.0", "jsonschema==4.26.0", "mutagen==1.48.1"]
-    root_pins = set((ROOT / "requirements.txt").read_text().split())
-    assert set(pins) <= root_pins, "the layer must pin what the tests run with (requirements.txt)"
+    assert "-r layers/common/requirements.txt" in (ROOT / "requirements.txt").read_text(), \
+        "the tests must run with what the layer ships (requirements.txt includes the layer's set)"
 
 
 # ---------------------------------------------------------------- state machine

@@ -12,20 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-import mutagen
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ErrorCode, ScribefleetError, parse_event_key, parse_input_key
+from scribefleet.container_duration import header_duration
+from scribefleet.contract import MAX_AUDIO_SECONDS, ErrorCode, ScribefleetError, parse_event_key, parse_input_key
 from scribefleet.options import parse_options
 
-EBML_MAGIC = b"\x1a\x45\xdf\xa3"  # Matroska/WebM: mutagen has no reader; the worker's bounded decode is authoritative
-MATROSKA_ASSUMED_BYTES_PER_SECOND = 16_000  # 128 kbit/s: a conservative duration estimate for scaling
+# An estimated duration may be somewhat off either way: the probe rejects it as too long only past this factor of
+# the limit and leaves the exact check to the worker's decoder, which stops at the limit whatever the headers said.
+ESTIMATE_REJECT_FACTOR = 1.25
 
 
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = 5 * 1024**3
-    max_audio_seconds: int = 6 * 3600
+    max_audio_seconds: int = MAX_AUDIO_SECONDS
     heartbeat_seconds: int = 30
     claim_timeout_seconds: int = 6 * 3600
     process_timeout_base_seconds: int = 900
@@ -48,13 +49,18 @@ class Limits:
             ),
         )
 
-    def for_audio(self, audio_seconds: float) -> dict[str, int]:
-        """Timeouts handed to the state machine (HeartbeatSecondsPath / TimeoutSecondsPath)."""
+    def for_audio(self, audio_seconds: float, estimated: bool = False) -> dict[str, int]:
+        """Timeouts handed to the state machine (HeartbeatSecondsPath / TimeoutSecondsPath).
+
+        An estimated duration can be short of the truth, and a process timeout that is too short kills a healthy
+        job; so it is budgeted as if the file were as long as the limit, the length at which the worker's decoder
+        stops: no job that decodes can need more. (Dead workers are still caught within heartbeatSeconds.)"""
+        budgeted = max(audio_seconds, self.max_audio_seconds) if estimated else audio_seconds
         return {
             "heartbeatSeconds": self.heartbeat_seconds,
             "claimTimeoutSeconds": self.claim_timeout_seconds,
             "processTimeoutSeconds": self.process_timeout_base_seconds
-            + math.ceil(audio_seconds * self.process_timeout_per_audio_second),
+            + math.ceil(budgeted * self.process_timeout_per_audio_second),
         }
 
 
@@ -124,30 +130,6 @@ def resolve_object(s3, bucket: str, key: str, version_id: str = "") -> tuple[str
     raise ScribefleetError(ErrorCode.INPUT_CHANGED, f"the uploaded object {key!r} no longer exists (deleted or replaced)")
 
 
-def measure_duration(fileobj: S3RangeFile, file_name: str) -> tuple[float, str, bool]:
-    """(seconds, container, estimated?) from container headers; raises UnsupportedMedia / NoAudio."""
-    head = fileobj.read(4)
-    fileobj.seek(0)
-    if head == EBML_MAGIC:
-        return fileobj._size / MATROSKA_ASSUMED_BYTES_PER_SECOND, "matroska", True
-    try:
-        media = mutagen.File(fileobj, filename=file_name)
-    except mutagen.MutagenError as error:
-        if "audio" in str(error).lower() and "track" in str(error).lower():
-            raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track")
-        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} is not a readable audio/video file ({error})")
-    except Exception as error:  # mutagen raises assorted errors on hostile headers
-        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} has a corrupt header ({type(error).__name__})")
-    if media is None or media.info is None:
-        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} is not an audio or video format we can read")
-    if getattr(media.info, "channels", None) == 0:  # e.g. an MP4 whose only track is video
-        raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track")
-    length = float(getattr(media.info, "length", 0) or 0)
-    if not math.isfinite(length) or length <= 0:
-        raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} contains no audio (duration 0 s)")
-    return length, type(media).__name__.lower(), False
-
-
 def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str, Any]:
     """The ProbeMedia state: {"accepted": True, media, options, limits} or {"accepted": False, error}."""
     source = execution_input["input"]
@@ -164,8 +146,8 @@ def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str
             )
         options = parse_options(head.get("Metadata", {}))
         reader = S3RangeFile(s3, source["bucket"], key, size, source.get("versionId", ""))
-        seconds, container, estimated = measure_duration(reader, parsed.file_name)
-        if seconds > limits.max_audio_seconds:
+        seconds, container, estimated = header_duration(reader, size, parsed.file_name)
+        if seconds > limits.max_audio_seconds * (ESTIMATE_REJECT_FACTOR if estimated else 1):
             raise ScribefleetError(
                 ErrorCode.AUDIO_TOO_LONG,
                 f"{parsed.file_name!r} is {seconds / 60:.0f} min long; the limit is {limits.max_audio_seconds / 60:.0f} min",
@@ -187,5 +169,5 @@ def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str
             "rangeRequests": reader.requests,
         },
         "options": options,
-        "limits": limits.for_audio(audio_seconds),
+        "limits": limits.for_audio(audio_seconds, estimated),
     }

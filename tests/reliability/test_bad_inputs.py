@@ -79,7 +79,7 @@ def run_case(rel_stack, uploads, pool, job_ledger, key, body, metadata=None, eve
 PROBE_REJECTS = [
     ("corrupt_wav_header", "uploads/u2/corrupt1/a.wav", "corrupt_header_wav", {}, "UnsupportedMedia", "not a readable"),
     ("corrupt_mp4_header", "uploads/u2/corrupt2/a.m4a", "corrupt_header_mp4", {}, "UnsupportedMedia", "not a readable"),
-    ("image_renamed_mp3", "uploads/u2/image/photo.mp3", "png", {}, "UnsupportedMedia", "not a readable"),
+    ("image_renamed_mp3", "uploads/u2/image/photo.mp3", "png", {}, "UnsupportedMedia", "is a PNG image, not audio or video"),
     ("video_without_audio", "uploads/u2/video/clip.mp4", "video_only_mp4", {}, "NoAudio", "no audio track"),
     ("zero_seconds", "uploads/u2/zero/a.wav", "zero_seconds_wav", {}, "NoAudio", "duration 0 s"),
     ("longer_than_limit", "uploads/u2/long/a.wav", "too_long_wav", {}, "AudioTooLong", "limit is 1 min"),

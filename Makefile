@@ -4,11 +4,12 @@ PIP ?= .venv/bin/pip
 
 .PHONY: install sysdeps test test-fast lint demo bench clean
 
-# Debian packages the tests and the demo need (espeak-ng for speech, ffmpeg for media); installed when missing.
+# Debian packages the tests and the demo need (espeak-ng for speech, ffmpeg for media, chromium for the transcript
+# page's browser tests); installed when missing.
 sysdeps:
-	@if ! command -v espeak-ng >/dev/null || ! command -v ffmpeg >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng ffmpeg >/dev/null; \
-	  else echo "please install: sudo apt-get install espeak-ng ffmpeg" >&2; exit 1; fi; fi
+	@if ! command -v espeak-ng >/dev/null || ! command -v ffmpeg >/dev/null || ! command -v chromium >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng ffmpeg chromium >/dev/null; \
+	  else echo "please install: sudo apt-get install espeak-ng ffmpeg chromium" >&2; exit 1; fi; fi
 
 install: sysdeps .venv/.installed
 .venv/.installed: requirements.txt constraints.txt pyproject.toml layers/common/requirements.txt gpu_worker/requirements.txt gpu_worker/requirements-test.txt

@@ -15,6 +15,8 @@ can be read back by the field's own tools (see tests/worker/test_formats.py). Al
   edl           CMX 3600 via OpenTimelineIO's adapter: one event per turn on reel AX, a locator with the
                 speaker, the words as comment lines, FCM line for drop-frame (editorial.py)
   avid_markers  Media Composer marker list: user, TC, track, colour, comment, duration (frames) (editorial.py)
+  html          the transcript page: one self-contained file that plays the media along, edits names and
+                words, searches, and exports srt/vtt/txt/json with the rules above (html.py, page/)
 
 Speakers are labelled when there are two or more, or when the user named them (speaker_names).
 Timecodes use `frame_rate` (default 25; 29.97/59.94 drop-frame, 23.976 non-drop) from media time 0, or from
@@ -29,6 +31,7 @@ from typing import Any, Callable
 from gpu_worker.formats.common import FrameRate
 from gpu_worker.formats.document import write_docx
 from gpu_worker.formats.editorial import write_avid_markers, write_edl
+from gpu_worker.formats.html import write_html
 from gpu_worker.formats.subtitles import write_srt, write_vtt
 from gpu_worker.formats.text import write_json, write_tsv, write_txt
 from gpu_worker.result import TranscriptResult
@@ -45,6 +48,7 @@ FORMAT_EXTENSIONS: dict[str, str] = {
     "docx": ".docx",
     "edl": ".edl",
     "avid_markers": ".avid.txt",
+    "html": ".html",
 }
 Writer = Callable[[TranscriptResult, Path, dict[str, Any], str], None]
 _WRITERS: dict[str, Writer] = {
@@ -56,6 +60,7 @@ _WRITERS: dict[str, Writer] = {
     "docx": write_docx,
     "edl": write_edl,
     "avid_markers": write_avid_markers,
+    "html": write_html,
 }
 
 

@@ -1,0 +1,38 @@
+"""Opening the transcript page and using it the way a person does: buttons, keys, downloads."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from gpu_worker.formats.common import segment_words
+from gpu_worker.formats.html import write_html
+from gpu_worker.result import TranscriptResult, Word
+
+
+def write_page(result: TranscriptResult, directory: Path, title: str = "interview take 1", **options) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{title}.html"
+    write_html(result, path, options, title)
+    return path
+
+
+def open_page(context, path: Path, query: str = ""):
+    """A new tab on the page; returns once the transcript is rendered (the page sets html[data-ready])."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(path.as_uri() + query)
+    page.wait_for_selector("html[data-ready=true]")
+    return page
+
+
+def export(page, fmt: str) -> str:
+    """Press the page's export button and read the file it downloads."""
+    with page.expect_download() as download:
+        page.click(f"[data-export={fmt}]")
+    return Path(download.value.path()).read_text(encoding="utf-8")
+
+
+def flat_words(result: TranscriptResult) -> list[Word]:
+    """Words in the page's reading order (what `.w` elements are, one by one)."""
+    return [w for s in result.segments for w in segment_words(s)]

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from scribefleet.container_duration import header_duration, iso_media_cut_off
 from scribefleet.contract import ErrorCode, ScribefleetError
+from scribefleet.filetype import ACCEPTED, SNIFF_BYTES, describe_non_media
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,10 @@ def decode_audio(
 ) -> np.ndarray:
     """Media file → float32 mono samples at 16 kHz.
 
-    Raises ScribefleetError: BadInput (not media we can read, decoder timed out/crashed/ran out of memory),
-    NoAudio (no audio track, 0 s, or silence only) or AudioTooLong (more than `max_seconds`), with a reason
-    a user can read.
+    Raises ScribefleetError: UnsupportedMedia (a known non-media file, e.g. an image), BadInput (not media we can
+    read, decoder timed out/crashed/ran out of memory), NoAudio (no audio track, 0 s, or silence only),
+    TruncatedMedia (much shorter than its header states: cut off) or AudioTooLong (more than `max_seconds`), with a
+    reason a user can read.
     """
     path = Path(path)
     if not path.is_file():
@@ -174,21 +177,37 @@ def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
     """Runs in the child: PyAV decode → s16 mono 16 kHz written to out_path. Returns a status dict."""
     import av
 
+    with open(path, "rb") as source:
+        head = source.read(SNIFF_BYTES)
+    what = describe_non_media(head)
+    if what:  # checked before FFmpeg sees it: FFmpeg would open a PNG as a one-frame video, a playlist as a stream
+        return _failure(ErrorCode.UNSUPPORTED_MEDIA, f"the file is {what}, not audio or video")
     try:
         container = av.open(path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as error:
-        reason = getattr(error, "strerror", None) or type(error).__name__
-        return _failure(ErrorCode.BAD_INPUT, f"the file is not audio or video we can read ({reason})")
-    written = 0
+    except av.FFmpegError:
+        if head[4:8] == b"ftyp":
+            with open(path, "rb") as source:
+                if iso_media_cut_off(source, os.path.getsize(path)):
+                    return _failure(ErrorCode.TRUNCATED_MEDIA, "the file looks cut off: it ends inside its media data, "
+                                    "before the index (moov) an MP4, M4A or MOV file keeps at its end")
+        return _failure(ErrorCode.BAD_INPUT, f"the file is not audio or video we can read (expected {ACCEPTED})")
+    written, content_end = 0, 0.0
     with container, open(out_path, "wb") as out:
         if not container.streams.audio:
             kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
             return _failure(ErrorCode.NO_AUDIO, f"the file has no audio track (found: {', '.join(kinds)})")
+        audio = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
         try:
-            for frame in _valid_frames(container.decode(audio=0)):
-                for resampled in resampler.resample(frame):
-                    written += _write(out, resampled)
+            # Every stream is demuxed (decode(audio=0) reads them all anyway) so that the end of the file's content
+            # is known: a video whose audio track simply ends early is not a cut-off file.
+            for packet in _valid_packets(container.demux()):
+                content_end = max(content_end, _packet_end(packet))
+                if packet.stream.index != audio.index:
+                    continue
+                for frame in _valid_frames(packet):
+                    for resampled in resampler.resample(frame):
+                        written += _write(out, resampled)
                 if written > max_samples:
                     return _failure(
                         ErrorCode.AUDIO_TOO_LONG,
@@ -196,19 +215,60 @@ def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
                     )
             for resampled in resampler.resample(None):  # flush the resampler's delay line
                 written += _write(out, resampled)
-        except av.FFmpegError as error:
+        except av.FFmpegError:
             if written == 0:
-                reason = getattr(error, "strerror", None) or type(error).__name__
-                return _failure(ErrorCode.BAD_INPUT, f"the audio track cannot be decoded ({reason})")
-            # A damaged tail (e.g. a truncated upload) after good audio: keep what decoded, like faster-whisper.
+                return _failure(ErrorCode.BAD_INPUT, "the audio track cannot be decoded: its data is damaged")
+            # A damaged tail after good audio: keep what decoded, like faster-whisper; truncation is judged below.
+    decoded = written / SAMPLE_RATE
+    reason = truncation_reason(_stated_seconds(path), decoded, max(content_end, decoded))
+    if reason:
+        return _failure(ErrorCode.TRUNCATED_MEDIA, reason)
     return {"samples": written}
 
 
-def _valid_frames(frames):
-    """faster-whisper's _ignore_invalid_frames: skip single corrupt packets instead of failing the file."""
+TRUNCATION_MIN_GAP_SECONDS = 2.0
+TRUNCATION_MIN_GAP_FRACTION = 0.05  # stated durations are exact to well under 2 %; codec padding is milliseconds
+
+
+def truncation_reason(stated: float | None, decoded: float, content_end: float) -> str | None:
+    """Why a file is judged cut off, or None: its content (any stream) ends well before the length its header
+    states. An interrupted upload keeps its header, so it still states the whole length."""
+    if stated is None or stated - content_end < max(TRUNCATION_MIN_GAP_SECONDS, TRUNCATION_MIN_GAP_FRACTION * stated):
+        return None
+    return f"decoded {_timestamp(decoded)} of {_timestamp(stated)}; the file looks cut off (an upload that did not finish?)"
+
+
+def _stated_seconds(path: str) -> float | None:
+    """The length the container's header states, when it states one exactly (an estimate says nothing here: it is
+    derived from the bytes present, so it shrinks with the file)."""
+    try:
+        with open(path, "rb") as source:
+            seconds, _, estimated = header_duration(source, os.path.getsize(path), Path(path).name)
+    except Exception:  # noqa: BLE001  a header FFmpeg decoded past but this reader cannot parse: no judgement
+        return None
+    return None if estimated else seconds
+
+
+def _timestamp(seconds: float) -> str:
+    """0:07, 12:30, 1:02:03: how people write a position in a recording."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _packet_end(packet) -> float:
+    stamp = packet.pts if packet.pts is not None else packet.dts
+    if stamp is None or packet.time_base is None:
+        return 0.0
+    start = packet.stream.start_time or 0
+    return float((stamp - start + (packet.duration or 0)) * packet.time_base)
+
+
+def _valid_packets(packets):
+    """Skip a packet the demuxer cannot read (InvalidDataError) instead of failing the file."""
     import av
 
-    iterator = iter(frames)
+    iterator = iter(packets)
     while True:
         try:
             yield next(iterator)
@@ -216,6 +276,16 @@ def _valid_frames(frames):
             return
         except av.error.InvalidDataError:
             continue
+
+
+def _valid_frames(packet):
+    """faster-whisper's _ignore_invalid_frames: a corrupt packet yields no frames instead of failing the file."""
+    import av
+
+    try:
+        return packet.decode()
+    except av.error.InvalidDataError:
+        return []
 
 
 def _write(out, frame) -> int:

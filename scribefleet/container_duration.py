@@ -38,6 +38,12 @@ def header_duration(fileobj: BinaryIO, size: int, file_name: str) -> tuple[float
     except mutagen.MutagenError as error:
         if "audio" in str(error).lower() and "track" in str(error).lower():
             raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track") from None
+        if head[4:8] == b"ftyp" and iso_media_cut_off(fileobj, size):
+            raise ScribefleetError(
+                ErrorCode.TRUNCATED_MEDIA,
+                f"{file_name!r} looks cut off: it ends inside its media data, before the index (moov) an MP4, M4A or "
+                "MOV file keeps at its end (an upload that did not finish?)",
+            ) from None
         raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, not_media_reason(file_name, head)) from None
     except Exception:  # mutagen raises assorted errors on hostile headers
         raise ScribefleetError(
@@ -56,6 +62,24 @@ def header_duration(fileobj: BinaryIO, size: int, file_name: str) -> tuple[float
     if isinstance(media, AAC):  # ADTS has no length field; mutagen extrapolates its first frames (24.6 s of 32.9 s)
         return _positive(adts_duration_estimate(fileobj, size) or length, file_name), container, True
     return _positive(length, file_name), container, False
+
+
+def iso_media_cut_off(fileobj: BinaryIO, size: int) -> bool:
+    """An MP4/M4A/MOV whose top-level boxes run past the end of the file before any `moov` (the index most
+    encoders write last): the typical remains of an interrupted upload. Walks box headers only."""
+    pos = 0
+    while pos + 8 <= size:
+        fileobj.seek(pos)
+        header = fileobj.read(16)
+        box_size, box_type = struct.unpack(">I4s", header[:8])
+        if box_size == 1 and len(header) == 16:
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        if box_type == b"moov" or not box_type.isalnum() and box_type != b"    " or box_size in (0, 1) or box_size < 8:
+            return False  # an index, garbage, or a box that extends to the end by definition: not proof of a cut
+        if pos + box_size > size:
+            return True
+        pos += box_size
+    return False
 
 
 def _positive(length: float, file_name: str) -> float:

@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     INVALID_OPTIONS = "InvalidOptions"
     INPUT_CHANGED = "InputChanged"  # object overwritten/deleted between upload and processing
     BAD_INPUT = "BadInput"  # worker-side decode failure of an input that passed the probe
+    TRUNCATED_MEDIA = "TruncatedMedia"  # decodes to much less audio than its container states (an interrupted upload)
     WORKER_LOST = "WorkerLost"  # heartbeat lost, worker SIGTERMed, spot notice
     NO_WORKER = "NoWorker"  # nobody claimed the job within the claim timeout
     EXECUTION_ABORTED = "ExecutionAborted"  # the execution was stopped (StopExecution) before the job ended
@@ -70,6 +71,7 @@ INPUT_ERRORS = frozenset(
         ErrorCode.INVALID_OPTIONS,
         ErrorCode.INPUT_CHANGED,
         ErrorCode.BAD_INPUT,
+        ErrorCode.TRUNCATED_MEDIA,
     }
 )
 

@@ -11,7 +11,7 @@ import pytest
 from gpu_worker import media
 from gpu_worker.media import SAMPLE_RATE, decode_audio
 from scribefleet.contract import ErrorCode, ScribefleetError
-from tests.support.speech import have_espeak, synthesize
+from scribefleet_tools.samples import have_espeak, synthesize
 
 pytestmark = pytest.mark.skipif(not (have_espeak() and shutil.which("ffmpeg")), reason="needs espeak-ng and ffmpeg")
 
@@ -53,10 +53,26 @@ def media_dir(tmp_path_factory) -> Path:
     (root / "empty.wav").write_bytes(b"")
     mp3 = (root / "clip.mp3").read_bytes()
     (root / "truncated_header.mp3").write_bytes(mp3[:300])
-    (root / "truncated_half.mp3").write_bytes(mp3[: len(mp3) // 2])
+    (root / "damaged_tail.mp3").write_bytes(mp3[: len(mp3) * 9 // 10])
     wav = (root / "clip.wav").read_bytes()
     (root / "corrupt_header.wav").write_bytes(b"\x00" * 64 + wav[64:])
+    # Interrupted uploads of a 31 s recording: the header still states the whole length.
+    long_sine = ["-f", "lavfi", "-i", "sine=frequency=300:duration=31"]
+    for name, args in TRUNCATED:
+        ffmpeg(*long_sine, *args, str(root / f"whole_{name}"))
+        whole = (root / f"whole_{name}").read_bytes()
+        (root / f"cut_{name}").write_bytes(whole[: max(12_000, len(whole) // 3)])
+    # A video whose audio track stops after 3 s of 20: short audio, not a cut-off file.
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=20", "-f", "lavfi", "-i", "sine=frequency=300:duration=3",
+           "-c:v", "libx264", "-c:a", "aac", str(root / "short_audio_long_video.mp4"))
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=20", "-f", "lavfi", "-i", "sine=frequency=300:duration=3",
+           "-c:v", "libx264", "-c:a", "libopus", str(root / "short_audio_long_video.mkv"))
     return root
+
+
+# Containers whose header states the length; the first 12 kB (or third) is what an interrupted upload leaves.
+TRUNCATED = [("a.mp3", ["-c:a", "libmp3lame"]), ("a.wav", []), ("a.flac", []), ("a.mkv", ["-c:a", "libopus"]),
+             ("a.webm", ["-c:a", "libopus"]), ("a.m4a", ["-c:a", "aac"])]
 
 
 @pytest.mark.parametrize("name", ["clip.wav", "clip.mp3", "clip.m4a", "clip.flac", "clip.ogg", "clip.opus",
@@ -85,10 +101,10 @@ def test_samples_match_faster_whisper_decoder(media_dir):
 @pytest.mark.parametrize(
     "name, code, reason",
     [
-        ("text_renamed.mp3", ErrorCode.BAD_INPUT, "not audio or video we can read"),
+        ("text_renamed.mp3", ErrorCode.UNSUPPORTED_MEDIA, "the file is a text file, not audio or video"),
         ("truncated_header.mp3", ErrorCode.BAD_INPUT, "not audio or video we can read"),
-        ("corrupt_header.wav", ErrorCode.BAD_INPUT, "not audio or video we can read"),
-        ("image_renamed.mp3", ErrorCode.NO_AUDIO, "no audio track"),
+        ("corrupt_header.wav", ErrorCode.BAD_INPUT, "not audio or video we can read (expected WAV, MP3"),
+        ("image_renamed.mp3", ErrorCode.UNSUPPORTED_MEDIA, "the file is a PNG image, not audio or video"),
         ("no_audio.mp4", ErrorCode.NO_AUDIO, "no audio track (found: video)"),
         ("zero_seconds.wav", ErrorCode.NO_AUDIO, "empty (0 s)"),
         ("empty.wav", ErrorCode.NO_AUDIO, "empty (0 bytes)"),
@@ -96,32 +112,76 @@ def test_samples_match_faster_whisper_decoder(media_dir):
         ("missing.wav", ErrorCode.BAD_INPUT, "does not exist"),
     ],
 )
+@pytest.mark.bad_input
 def test_hostile_inputs_fail_with_code_and_reason(media_dir, name, code, reason):
     with pytest.raises(ScribefleetError) as caught:
         decode_audio(media_dir / name)
     assert caught.value.code == code
     assert reason in caught.value.message
     assert str(media_dir) not in caught.value.message  # reasons are for users: no server paths
+    assert not any(leak in caught.value.message for leak in ("Error", "errno", "codec", "Invalid data"))
 
 
-def test_truncated_file_keeps_the_audio_before_the_damage(media_dir):
-    whole, half = decode_audio(media_dir / "clip.mp3"), decode_audio(media_dir / "truncated_half.mp3")
-    assert 0.3 * len(whole) < len(half) < 0.7 * len(whole)
-    assert np.max(np.abs(half - whole[: len(half)])) < 1e-3
+def test_a_damaged_tail_keeps_the_audio_before_the_damage(media_dir):
+    """The last tenth of a 3 s file missing (0.3 s): within the tolerance, decoded like faster-whisper would."""
+    whole, cut = decode_audio(media_dir / "clip.mp3"), decode_audio(media_dir / "damaged_tail.mp3")
+    assert 0.8 * len(whole) < len(cut) < len(whole)
+    settled = len(cut) - 256  # the resampler's filter reaches back a few samples from where the data stops
+    assert np.max(np.abs(cut[:settled] - whole[:settled])) < 1e-3
 
 
+@pytest.mark.bad_input
+@pytest.mark.parametrize("name", [name for name, _ in TRUNCATED])
+def test_a_cut_off_upload_is_truncated_media_not_a_short_transcript(media_dir, tmp_path, name):
+    assert len(decode_audio(media_dir / f"whole_{name}")) / SAMPLE_RATE == pytest.approx(31, abs=0.1)
+    # The agent downloads to a file named `media`: no extension to go by.
+    shutil.copy(media_dir / f"cut_{name}", tmp_path / "media")
+    with pytest.raises(ScribefleetError) as caught:
+        decode_audio(tmp_path / "media")
+    assert caught.value.code == ErrorCode.TRUNCATED_MEDIA
+    assert "looks cut off" in caught.value.message
+    if name != "a.m4a":  # an MP4 cut before its index states no length at all
+        assert caught.value.message.startswith("decoded 0:") and " of 0:31; the file looks cut off" in caught.value.message
+
+
+def test_the_first_12_kb_of_a_31_s_mp3_reads_as_cut_off(media_dir, tmp_path):
+    (tmp_path / "a.mp3").write_bytes((media_dir / "whole_a.mp3").read_bytes()[:12_000])
+    with pytest.raises(ScribefleetError) as caught:
+        decode_audio(tmp_path / "a.mp3")
+    assert (caught.value.code, caught.value.message) == (
+        ErrorCode.TRUNCATED_MEDIA, "decoded 0:01 of 0:31; the file looks cut off (an upload that did not finish?)")
+
+
+@pytest.mark.parametrize("name", ["short_audio_long_video.mp4", "short_audio_long_video.mkv"])
+def test_a_video_whose_audio_ends_early_is_not_cut_off(media_dir, name):
+    assert len(decode_audio(media_dir / name)) / SAMPLE_RATE == pytest.approx(3.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("stated", "decoded", "content_end", "cut"),
+    [(31.0, 0.7, 0.7, True), (31.0, 29.5, 29.5, False), (31.0, 3.0, 31.0, False), (None, 0.7, 0.7, False),
+     (3600.0, 3400.0, 3400.0, True), (3600.0, 3500.0, 3500.0, False), (1.0, 0.1, 0.1, False)],
+)
+def test_truncation_rule(stated, decoded, content_end, cut):
+    """Cut off = the content (any stream) ends more than max(2 s, 5 %) before the stated length."""
+    assert (media.truncation_reason(stated, decoded, content_end) is not None) is cut
+
+
+@pytest.mark.bad_input
 def test_length_is_bounded_while_decoding(media_dir):
     with pytest.raises(ScribefleetError) as caught:
         decode_audio(media_dir / "clip.wav", max_seconds=1.0)
     assert caught.value.code == ErrorCode.AUDIO_TOO_LONG
 
 
+@pytest.mark.bad_input
 def test_decode_time_is_bounded(media_dir):
     with pytest.raises(ScribefleetError) as caught:
         decode_audio(media_dir / "clip.mp4", timeout=0.01)
     assert caught.value.code == ErrorCode.BAD_INPUT and "longer than" in caught.value.message
 
 
+@pytest.mark.bad_input
 def test_decoder_memory_is_bounded(media_dir):
     """An address-space cap too small for FFmpeg fails the file, not the worker."""
     with pytest.raises(ScribefleetError) as caught:
@@ -129,6 +189,7 @@ def test_decoder_memory_is_bounded(media_dir):
     assert caught.value.code == ErrorCode.BAD_INPUT
 
 
+@pytest.mark.bad_input
 def test_a_crashing_decoder_is_a_bad_input_not_a_dead_worker():
     assert media._status(-11, b"", b"Segmentation fault") == {"code": "BadInput", "message": "the decoder crashed on this file (signal 11)"}
 

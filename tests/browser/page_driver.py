@@ -36,3 +36,13 @@ def export(page, fmt: str) -> str:
 def flat_words(result: TranscriptResult) -> list[Word]:
     """Words in the page's reading order (what `.w` elements are, one by one)."""
     return [w for s in result.segments for w in segment_words(s)]
+
+
+def until(page, condition: str, arg=None, timeout: float = 30_000) -> None:
+    """Wait until the JS `condition` holds, with `media` (the page's player) and `arg` in scope.
+
+    Passed as a function, not an expression string: the page's Content-Security-Policy forbids eval, which is
+    how Playwright evaluates expression strings.
+    """
+    page.wait_for_function(f"(arg) => {{ const media = document.getElementById('media'); return ({condition}); }}",
+                           arg=arg, timeout=timeout)

@@ -26,6 +26,14 @@ class JobStatus(StrEnum):
 class Stage(StrEnum):
     """Where a job is; written to the job item with `progress` (0-100) by the worker's heartbeat."""
 
+# The job item carries `activeStatus` (= status) only while the job is QUEUED or IN_PROGRESS: the ByStatus index is
+# keyed on it, so that index holds the waiting and running jobs only (a sparse index) and the scaler's read stays the
+# same size however many jobs have finished. Whatever ends a job removes the attribute.
+ACTIVE_STATUS_ATTRIBUTE = "activeStatus"
+STATUS_INDEX = "ByStatus"
+USER_INDEX = "ByUser"  # userId + createdAt: one user's jobs, most recent first, without a table scan
+
+
     QUEUED = "queued"
     CLAIMED = "claimed"
     DOWNLOADING = "downloading"
@@ -55,6 +63,7 @@ class ErrorCode(StrEnum):
     NO_WORKER = "NoWorker"  # nobody claimed the job within the claim timeout
     EXECUTION_ABORTED = "ExecutionAborted"  # the execution was stopped (StopExecution) before the job ended
     EXECUTION_TIMED_OUT = "ExecutionTimedOut"  # the execution ran past the state machine's TimeoutSeconds
+    PROCESS_TIMEOUT = "ProcessTimeout"  # the worker kept heartbeating but ran past the job's process timeout: not retried
     EXECUTION_FAILED = "ExecutionFailed"  # the execution failed outside its Catch paths (e.g. States.Runtime)
     INTERNAL = "InternalError"
 

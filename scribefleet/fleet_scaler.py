@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from boto3.dynamodb.conditions import Key
 
-from scribefleet.contract import JobStatus
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, JobStatus
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 
 
@@ -22,16 +22,29 @@ def all_items(call, **kwargs) -> list[dict]:
 
 
 def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
-    return all_items(table.query, IndexName=index, KeyConditionExpression=Key("status").eq(str(status)))
+    """Waiting or running jobs from the sparse ByStatus index (finished jobs carry no activeStatus)."""
+    return all_items(table.query, IndexName=index, KeyConditionExpression=Key(ACTIVE_STATUS_ATTRIBUTE).eq(str(status)))
+
+
+def count_lifecycle_states(states: list[str]) -> tuple[int, int, int]:
+    """(in service, booting, warm) from the Auto Scaling lifecycle states of a group's instances.
+
+    With a launch lifecycle hook (the warm pool's) a launching instance sits in Pending:Wait, then Pending:Proceed:
+    it is booting in every Pending* state. Warm-pool instances are Warmed:<state>; those being terminated
+    (Warmed:Terminating*, Warmed:Terminated) will not come into service and count as nothing.
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_Instance.html (LifecycleState)"""
+    in_service = sum(1 for s in states if s == "InService")
+    booting = sum(1 for s in states if s.startswith("Pending"))
+    warm = sum(1 for s in states if s.startswith("Warmed:") and not s.startswith("Warmed:Terminat"))
+    return in_service, booting, warm
 
 
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:
     """Queue from the ByStatus index (a QUEUED job with a workerId is claimed: a busy worker), fleet from the ASG.
-    Only InService instances count as ready; Pending ones are still booting."""
+    Only InService instances count as ready; every Pending* one is still booting (count_lifecycle_states)."""
     queue = queue_metrics(_jobs_with_status(table, index, JobStatus.QUEUED), _jobs_with_status(table, index, JobStatus.IN_PROGRESS))
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
-    states = [i["LifecycleState"] for i in group["Instances"]]
-    in_service = states.count("InService")
+    in_service, booting, warm = count_lifecycle_states([i["LifecycleState"] for i in group["Instances"]])
     return FleetState(
         queued_files=queue.queued_files,
         queued_audio_seconds=queue.queued_audio_seconds,
@@ -41,7 +54,8 @@ def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: in
         in_service=in_service,
         desired=int(group["DesiredCapacity"]),
         max_size=min(max_size, int(group["MaxSize"])),
-        booting=states.count("Pending"),
+        booting=booting,
+        warm_available=warm,
         busy_remaining_seconds=queue.busy_remaining_seconds,
         queued_longest_seconds=queue.queued_longest_seconds,
     )

@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ErrorCode, JobStatus, Stage
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobStatus, Stage
+from scribefleet.timestamps import format_timestamp
 
 ENDED_WITHOUT_RECORD = ("ABORTED", "TIMED_OUT", "FAILED")
 
@@ -27,11 +28,6 @@ def failure_of(detail: dict) -> tuple[ErrorCode, str]:
         return ErrorCode.EXECUTION_TIMED_OUT, "The transcription workflow ran past its time limit before the job finished."
     error, cause = detail.get("error") or "unknown error", str(detail.get("cause") or "no cause given")[:500]
     return ErrorCode.EXECUTION_FAILED, f"The transcription workflow failed unexpectedly ({error}: {cause})."
-
-
-def _iso(epoch_ms: int | None) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, timezone.utc) if epoch_ms else datetime.now(timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def process_id_of(detail: dict) -> str:
@@ -56,17 +52,22 @@ def close_job(table, detail: dict) -> dict:
     if not process_id:
         return {"closed": False, "reason": "the execution input has no process id"}
     code, message = failure_of(detail)
-    now = _iso(detail.get("stopDate"))
+    stopped = detail.get("stopDate")  # epoch milliseconds
+    now = format_timestamp(datetime.fromtimestamp(stopped / 1000, timezone.utc) if stopped else None)
+    user = job.get("userId")
+    # userId keys the ByUser index, where an empty string is rejected: an input without one leaves it unset.
+    set_user = "userId = if_not_exists(userId, :user), " if user else ""
     try:
         table.update_item(
             Key={"processId": process_id},
             # Upsert, as MarkFailed does: an execution stopped before RecordJob still leaves a FAILED job to find.
             UpdateExpression=(
                 "SET #status = :failed, stage = :stage, #error = :error, executionArn = :execution, "
-                "userId = if_not_exists(userId, :user), transcriptId = if_not_exists(transcriptId, :transcript), "
+                f"{set_user}transcriptId = if_not_exists(transcriptId, :transcript), "
                 "fileName = if_not_exists(fileName, :file), inputBucket = if_not_exists(inputBucket, :bucket), "
                 "inputKey = if_not_exists(inputKey, :key), createdAt = if_not_exists(createdAt, :now), finishedAt = :now "
-                "REMOVE workToken, workTokenFor"  # revoked: a worker still on it can commit nothing
+                # revoked: a worker still on it can commit nothing; and the job leaves the ByStatus index
+                f"REMOVE workToken, workTokenFor, {ACTIVE_STATUS_ATTRIBUTE}"
             ),
             ConditionExpression="attribute_not_exists(processId) OR (executionArn = :execution AND #status IN (:queued, :running))",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
@@ -74,7 +75,7 @@ def close_job(table, detail: dict) -> dict:
                 ":failed": JobStatus.FAILED.value, ":stage": Stage.FAILED.value,
                 ":error": {"code": code.value, "message": message},
                 ":execution": detail["executionArn"],
-                ":user": job.get("userId", ""), ":transcript": job.get("transcriptId", ""), ":file": job.get("fileName", ""),
+                **({":user": user} if user else {}), ":transcript": job.get("transcriptId", ""), ":file": job.get("fileName", ""),
                 ":bucket": job.get("input", {}).get("bucket", ""), ":key": job.get("input", {}).get("key", ""),
                 ":now": now, ":queued": JobStatus.QUEUED.value, ":running": JobStatus.IN_PROGRESS.value,
             },

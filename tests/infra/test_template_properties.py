@@ -313,7 +313,7 @@ def test_worker_role_is_least_privilege(resources):
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
         "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
         "dynamodb:GetItem", "dynamodb:UpdateItem",
-        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:AbortMultipartUpload",
+        "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload",
         "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
         "autoscaling:CompleteLifecycleAction",
         "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
@@ -325,6 +325,8 @@ def test_worker_role_is_least_privilege(resources):
     asg_arn = sub_text(grants["autoscaling:TerminateInstanceInAutoScalingGroup"]["Resource"])
     assert asg_arn.endswith(":autoScalingGroupName/${AWS::StackName}-workers"), asg_arn
     log_groups = grants["logs:PutLogEvents"]["Resource"]
+    # a deleted or replaced upload must read as 404 NoSuchKey (InputChanged), which S3 answers only with ListBucket
+    assert grants["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": ["InputBucket", "Arn"]}
     assert log_groups == [{"Fn::GetAtt": [g, "Arn"]} for g in ("WorkerInitLogGroup", "WorkerStartupLogGroup",
                                                                   "WorkerLogGroup")]
 
@@ -360,17 +362,43 @@ def test_buckets_block_public_access_encrypt_and_require_tls(resources):
         assert {"Fn::Sub": f"${{{name}.Arn}}/*"} in tls[0]["Resource"]
 
 
-def test_table_encrypted_with_pitr_and_status_index(resources):
+@pytest.mark.security  # the user index projects no task token
+def test_table_encrypted_with_pitr_a_sparse_status_index_and_a_user_index(resources):
+    from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX
+
     props = resources["JobsTable"]["Properties"]
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert props["KeySchema"] == [{"AttributeName": "processId", "KeyType": "HASH"}]
-    (gsi,) = props["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "ByStatus" and gsi["Projection"] == {"ProjectionType": "ALL"}
-    assert gsi["KeySchema"] == [{"AttributeName": "status", "KeyType": "HASH"},
-                                {"AttributeName": "createdAt", "KeyType": "RANGE"}]
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {STATUS_INDEX, USER_INDEX}
+    # keyed on the attribute only waiting and running jobs carry: finished jobs are not in it
+    assert indexes[STATUS_INDEX]["KeySchema"] == [{"AttributeName": ACTIVE_STATUS_ATTRIBUTE, "KeyType": "HASH"},
+                                                  {"AttributeName": "createdAt", "KeyType": "RANGE"}]
+    assert indexes[STATUS_INDEX]["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes[USER_INDEX]["KeySchema"] == [{"AttributeName": "userId", "KeyType": "HASH"},
+                                                {"AttributeName": "createdAt", "KeyType": "RANGE"}]
+    projection = indexes[USER_INDEX]["Projection"]
+    assert projection["ProjectionType"] == "INCLUDE" and not {"workToken", "claimDigest"} & set(projection["NonKeyAttributes"])
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
-    assert types == {"processId": "S", "status": "S", "createdAt": "S"}
+    assert types == {"processId": "S", ACTIVE_STATUS_ATTRIBUTE: "S", "userId": "S", "createdAt": "S"}
+
+
+def test_every_write_that_ends_a_job_takes_it_out_of_the_status_index():
+    """The ASL's job writes keep activeStatus = status while waiting/running and remove it at the end."""
+    from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE
+
+    states = {}
+    for name, state in json.loads((ROOT / "statemachines/transcription.asl.json").read_text())["States"].items():
+        states[name] = state
+        for branch in state.get("Branches", []):
+            states.update(branch["States"])
+    assert states["RecordJob"]["Parameters"]["Item"][ACTIVE_STATUS_ATTRIBUTE] == {"S": "QUEUED"}
+    for name, value in (("Transcribe", ":inProgress"), ("RequeueJob", ":queued")):
+        assert f"{ACTIVE_STATUS_ATTRIBUTE} = {value}" in states[name]["Parameters"]["UpdateExpression"], name
+    for name in ("MarkCompleted", "MarkFailed"):
+        removed = states[name]["Parameters"]["UpdateExpression"].split(" REMOVE ", 1)[1]
+        assert ACTIVE_STATUS_ATTRIBUTE in [a.strip() for a in removed.split(",")], name
 
 
 def test_every_queue_is_encrypted(transformed):
@@ -394,6 +422,15 @@ def test_launch_template_imdsv2_no_ssh_fast_gp3(template, resources):
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["MetadataOptions"]["HttpPutResponseHopLimit"] in (1, 2)
     assert "KeyName" not in data
+def test_dead_letter_alarm_and_deploy_guide_state_the_real_receive_count(resources):
+    count = resources["JobQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    described = resources["JobDeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
+    assert re.findall(r"\b(\d+) times", described) == [str(count)], described
+    deploy_guide = (ROOT / "docs/deploy.md").read_text()
+    stated = {int(n) for n in re.findall(r"(\d+) receives", deploy_guide)}
+    assert stated == {count}, f"docs/deploy.md says {stated} receives; the queue has maxReceiveCount {count}"
+
+
     (root,) = data["BlockDeviceMappings"]
     ebs = root["Ebs"]
     assert ebs["VolumeType"] == "gp3" and ebs["Encrypted"] is True
@@ -544,3 +581,15 @@ def test_image_builder_components(resources):
     assert passed <= declared
     dist = resources["WorkerImageDistribution"]["Properties"]["Distributions"][0]
     assert dist["LaunchTemplateConfigurations"][0]["LaunchTemplateId"] == {"Ref": "WorkerLaunchTemplate"}
+
+
+def test_ami_parameter_is_one_image_builder_may_write(template, resources):
+    """The distribution runs with Image Builder's service-linked role, which may put SSM parameters only under
+    /imagebuilder/ (otherwise the pipeline fails at its last step); no other execution role is configured."""
+    distribution = resources["WorkerImageDistribution"]["Properties"]
+    assert "ExecutionRole" not in distribution and "ExecutionRole" not in resources["WorkerImagePipeline"]["Properties"]
+    (ssm,) = distribution["Distributions"][0]["SsmParameterConfigurations"]
+    name = sub_text(ssm["ParameterName"])
+    assert name.startswith("/imagebuilder/") and ssm["DataType"] == "aws:ec2:image"
+    assert sub_text(template["Outputs"]["WorkerAmiParameter"]["Value"]) == name
+    assert name.replace("${AWS::StackName}", "<stack>") in (ROOT / "docs/deploy.md").read_text()

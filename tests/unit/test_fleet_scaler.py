@@ -1,21 +1,35 @@
-"""ScaleFleet's reading of the world: the jobs table and the Auto Scaling group, as moto serves them."""
+"""ScaleFleet's reading of the world: the jobs table (as template.yaml defines it) and the Auto Scaling group."""
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
+import pytest
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
-from scribefleet.fleet_scaler import read_fleet_state, scale_fleet
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
+from scribefleet.fleet_scaler import count_lifecycle_states, read_fleet_state, scale_fleet
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+def jobs_table(dynamodb):
+    """The JobsTable of template.yaml: its key, attribute definitions and indexes."""
+    props = yaml_parse(TEMPLATE.read_text())["Resources"]["JobsTable"]["Properties"]
+    return dynamodb.create_table(
+        TableName="jobs", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
+
+
+def active(item: dict) -> dict:
+    """A job item as the state machine writes a waiting or running one (it carries the sparse index key)."""
+    return {**item, ACTIVE_STATUS_ATTRIBUTE: item["status"]}
 
 
 def make_world(instances: int):
-    dynamodb = boto3.resource("dynamodb")
-    table = dynamodb.create_table(
-        TableName="jobs", BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("processId", "status", "createdAt")],
-        KeySchema=[{"AttributeName": "processId", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[{"IndexName": "ByStatus", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}, {"AttributeName": "createdAt", "KeyType": "RANGE"}]}],
-    )
+    table = jobs_table(boto3.resource("dynamodb"))
     ec2 = boto3.client("ec2")
     template = ec2.create_launch_template(LaunchTemplateName="w", LaunchTemplateData={"ImageId": "ami-12c6146b"})["LaunchTemplate"]
     autoscaling = boto3.client("autoscaling")
@@ -30,10 +44,10 @@ def make_world(instances: int):
 def test_a_job_still_marked_busy_after_its_machine_died_does_not_break_scaling():
     with mock_aws():
         table, autoscaling = make_world(instances=0)
-        table.put_item(Item={"processId": "u-dead", "status": "IN_PROGRESS", "createdAt": "1", "workerId": "i-gone", "audioSeconds": Decimal(600)})
-        table.put_item(Item={"processId": "u-next", "status": "QUEUED", "createdAt": "2", "audioSeconds": Decimal(600)})
+        table.put_item(Item=active({"processId": "u-dead", "status": "IN_PROGRESS", "createdAt": "1", "workerId": "i-gone", "audioSeconds": Decimal(600)}))
+        table.put_item(Item=active({"processId": "u-next", "status": "QUEUED", "createdAt": "2", "audioSeconds": Decimal(600)}))
 
-        state = read_fleet_state(table, "ByStatus", autoscaling, "workers", 10)
+        state = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10)
         decision = scale_fleet(state, autoscaling, "workers", "seed")
 
         assert (state.busy_workers, state.in_service, state.queued_files) == (0, 0, 1)
@@ -44,11 +58,70 @@ def test_a_job_still_marked_busy_after_its_machine_died_does_not_break_scaling()
 def test_claimed_jobs_count_as_busy_machines_and_queued_audio_is_summed():
     with mock_aws():
         table, autoscaling = make_world(instances=2)
-        table.put_item(Item={"processId": "u-a", "status": "QUEUED", "createdAt": "1", "workerId": "i-1", "audioSeconds": Decimal(60)})
+        table.put_item(Item=active({"processId": "u-a", "status": "QUEUED", "createdAt": "1", "workerId": "i-1", "audioSeconds": Decimal(60)}))
         for i, seconds in enumerate((1200, 700)):
-            table.put_item(Item={"processId": f"u-q{i}", "status": "QUEUED", "createdAt": f"2{i}", "audioSeconds": Decimal(seconds)})
+            table.put_item(Item=active({"processId": f"u-q{i}", "status": "QUEUED", "createdAt": f"2{i}", "audioSeconds": Decimal(seconds)}))
 
-        state = read_fleet_state(table, "ByStatus", autoscaling, "workers", 10)
+        state = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10)
 
         assert (state.busy_workers, state.queued_files, state.queued_audio_seconds, state.queued_longest_seconds) == (1, 2, 1900, 1200)
         assert scale_fleet(state, autoscaling, "workers", "seed").desired == 3  # min(ceil(1900/900), 2) + 1 busy
+
+
+def test_finished_jobs_are_not_in_the_status_index_so_the_read_stays_the_size_of_the_queue():
+    """MarkCompleted/MarkFailed/ReconcileJob remove activeStatus: a year of finished jobs costs the scaler nothing."""
+    with mock_aws():
+        table, autoscaling = make_world(instances=1)
+        for n in range(200):
+            status = "COMPLETED" if n % 2 else "FAILED"
+            table.put_item(Item={"processId": f"u-old{n}", "userId": "u", "status": status, "createdAt": f"0{n:04d}", "audioSeconds": Decimal(60)})
+        table.put_item(Item=active({"processId": "u-waiting", "userId": "u", "status": "QUEUED", "createdAt": "9", "audioSeconds": Decimal(90)}))
+        read = []
+        query = table.query
+        counting = SimpleNamespace(query=lambda **kw: read.append(page := query(**kw)) or page)
+
+        state = read_fleet_state(counting, STATUS_INDEX, autoscaling, "workers", 10)
+
+        assert (state.queued_files, state.queued_audio_seconds) == (1, 90)
+        assert sum(page["Count"] for page in read) == 1  # one item read for the whole history
+
+
+LIFECYCLE_TABLE = [
+    # (lifecycle states of the group's instances, (in service, booting, warm))
+    (["InService", "InService"], (2, 0, 0)),
+    (["Pending"], (0, 1, 0)),
+    (["Pending:Wait", "Pending:Proceed", "InService"], (1, 2, 0)),  # a launch lifecycle hook (warm pool)
+    (["Warmed:Stopped", "Warmed:Running", "Warmed:Hibernated", "Warmed:Pending", "Warmed:Pending:Wait"], (0, 0, 5)),
+    (["Warmed:Terminating", "Warmed:Terminating:Wait", "Warmed:Terminated"], (0, 0, 0)),
+    (["Terminating", "Terminating:Wait", "Terminated", "Standby", "Detaching"], (0, 0, 0)),
+]
+
+
+@pytest.mark.parametrize(("states", "counts"), LIFECYCLE_TABLE)
+def test_lifecycle_states_are_counted_by_prefix(states, counts):
+    assert count_lifecycle_states(states) == counts
+
+
+class _Group:
+    """describe_auto_scaling_groups answering a group in the given lifecycle states (moto's instances are always
+    InService, so hook and warm-pool states are fed here)."""
+
+    def __init__(self, states: list[str], desired: int):
+        self.states, self.desired = states, desired
+
+    def describe_auto_scaling_groups(self, **_):
+        instances = [{"InstanceId": f"i-{n}", "LifecycleState": s} for n, s in enumerate(self.states)]
+        return {"AutoScalingGroups": [{"Instances": instances, "DesiredCapacity": self.desired, "MaxSize": 10}]}
+
+
+def test_instances_waiting_on_the_launch_hook_count_as_booting_and_no_more_are_launched_for_them():
+    with mock_aws():
+        table, _ = make_world(instances=0)
+        for n in range(2):
+            table.put_item(Item=active({"processId": f"u-q{n}", "status": "QUEUED", "createdAt": f"{n}", "audioSeconds": Decimal(600)}))
+        group = _Group(["Pending:Wait", "Pending:Proceed", "Warmed:Stopped"], desired=2)
+
+        state = read_fleet_state(table, STATUS_INDEX, group, "workers", 10)
+
+        assert (state.in_service, state.booting, state.warm_available) == (0, 2, 1)
+        assert scale_fleet(state, group, "workers", "seed").desired == 2  # the two booting machines are the two jobs'

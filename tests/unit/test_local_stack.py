@@ -88,8 +88,8 @@ def test_table_queue_and_fleet_match_the_template(stack):
     deployment, _ = stack
     table = client("dynamodb").describe_table(TableName=deployment.outputs["JobsTableName"])["Table"]
     assert table["KeySchema"] == [{"AttributeName": "processId", "KeyType": "HASH"}]
-    index = table["GlobalSecondaryIndexes"][0]
-    assert index["IndexName"] == "ByStatus" and [k["AttributeName"] for k in index["KeySchema"]] == ["status", "createdAt"]
+    indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in table["GlobalSecondaryIndexes"]}
+    assert indexes == {"ByStatus": ["activeStatus", "createdAt"], "ByUser": ["userId", "createdAt"]}
 
     sqs = client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=deployment.outputs["JobQueueUrl"], AttributeNames=["All"])["Attributes"]

@@ -1,11 +1,17 @@
 """ReconcileJob's rule on the jobs table (moto): which ended executions close their job, and which leave it alone."""
 import json
+from pathlib import Path
 
 import boto3
 import pytest
+from boto3.dynamodb.conditions import Key
 from moto import mock_aws
+from samtranslator.yaml_helper import yaml_parse
 
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
 from scribefleet.reconcile import close_job, process_id_of
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:u1-t1-abc"
 JOB = {"processId": "u1-t1", "userId": "u1", "transcriptId": "t1", "fileName": "a.wav", "input": {"bucket": "in", "key": "uploads/u1/t1/a.wav"}}
@@ -17,11 +23,12 @@ def detail(status: str, **extra) -> dict:
 
 @pytest.fixture
 def table():
+    """The JobsTable of template.yaml (key and indexes: index keys may not be empty strings)."""
+    props = yaml_parse(TEMPLATE.read_text())["Resources"]["JobsTable"]["Properties"]
     with mock_aws():
         yield boto3.resource("dynamodb", region_name="us-east-1").create_table(
-            TableName="jobs", BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "processId", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "processId", "KeyType": "HASH"}])
+            TableName="jobs", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"])
 
 
 @pytest.mark.parametrize("status, code, words", [
@@ -60,3 +67,21 @@ def test_succeeded_and_running_executions_and_unreadable_inputs_change_nothing(t
     assert not close_job(table, {**detail("ABORTED"), "input": "not json"})["closed"]
     assert process_id_of({"input": "[1]"}) == "-" and process_id_of(detail("ABORTED")) == "u1-t1"
     assert table.scan()["Items"] == []
+
+
+def test_a_closed_job_leaves_the_status_index(table):
+    table.put_item(Item={"processId": "u1-t1", "userId": "u1", "status": "IN_PROGRESS", ACTIVE_STATUS_ATTRIBUTE: "IN_PROGRESS",
+                         "createdAt": "2026-12-02T10:00:00Z", "executionArn": ARN})
+    in_index = lambda: table.query(IndexName=STATUS_INDEX, KeyConditionExpression=Key(ACTIVE_STATUS_ATTRIBUTE).eq("IN_PROGRESS"))["Items"]  # noqa: E731
+    assert len(in_index()) == 1
+    assert close_job(table, detail("TIMED_OUT"))["closed"]
+    assert in_index() == [] and ACTIVE_STATUS_ATTRIBUTE not in table.get_item(Key={"processId": "u1-t1"})["Item"]
+
+
+def test_an_execution_input_without_a_user_still_closes_its_job(table):
+    """userId keys the ByUser index, which rejects an empty string: a hand-started execution without one must not
+    turn the reconciliation into a ValidationException."""
+    anonymous = {k: v for k, v in JOB.items() if k != "userId"}
+    assert close_job(table, {**detail("ABORTED"), "input": json.dumps(anonymous)})["closed"]
+    item = table.get_item(Key={"processId": "u1-t1"})["Item"]
+    assert item["status"] == "FAILED" and "userId" not in item

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gpu_worker.diarization import load_diarizer  # noqa: E402
-from tests.support.speech import DISTINCT_VOICES, SIMILAR_VOICES, make_dialog, round_robin_lines  # noqa: E402
+from scribefleet_tools.samples import DISTINCT_VOICES, SIMILAR_VOICES, make_dialog, round_robin_lines  # noqa: E402
 from tests.worker.conftest import SPEAKERS, make_diarization_dialogs, short_turn_lines  # noqa: E402
 from tests.worker.test_diarization import der  # noqa: E402
 

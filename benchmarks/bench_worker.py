@@ -35,7 +35,7 @@ from gpu_worker.selftest import word_error_rate  # noqa: E402
 
 
 def generate_dialog(minutes: float, folder: Path) -> tuple[Path, str]:
-    from tests.support.speech import make_dialog, round_robin_lines
+    from scribefleet_tools.samples import make_dialog, round_robin_lines
 
     lines = round_robin_lines(["A", "B"], max(2, int(minutes * 60 / 3.4)))  # ≈ 3.4 s per line with pauses
     dialog = make_dialog(lines, {"A": "en-us+m3", "B": "en-us+klatt4"}, pause=0.5)

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return selftest(config)
     if args.command == "run":
-        from gpu_worker.agent import main as run_agent  # the lead's module; heavy imports only when running jobs
+        from gpu_worker.agent import main as run_agent  # heavy imports only when running jobs
 
         return run_agent(config) or 0
     parser.print_help()

@@ -24,7 +24,7 @@ from gpu_worker.fleet import Fleet
 from gpu_worker.formats import write_formats
 from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
 from gpu_worker.result import TranscriptResult
-from scribefleet.contract import ErrorCode, ScribefleetError, Stage, output_prefix, output_stem
+from scribefleet.contract import ErrorCode, JobField, MessageField, ScribefleetError, Stage, output_prefix, output_stem
 from scribefleet.options import DEFAULT_FORMATS
 from scribefleet.scaling import aged_claim_key
 
@@ -108,10 +108,10 @@ def publish_job_metrics(job: JobMessage, item: dict, processing_seconds: float) 
     from scribefleet.observability import NAMESPACE
     from scribefleet.scaling import job_metrics
 
-    claimed = job_metrics({"createdAt": item.get("createdAt"), "startedAt": item.get("claimedAt")})
+    claimed = job_metrics({JobField.CREATED_AT: item.get(JobField.CREATED_AT), "startedAt": item.get(JobField.CLAIMED_AT)})
     metrics = Metrics(namespace=NAMESPACE, service="gpu_worker")
     metrics.add_metric(name="ProcessingSeconds", unit="Seconds", value=processing_seconds)
-    metrics.add_metric(name="Attempts", unit="Count", value=int(item.get("attempts", 1) or 1))
+    metrics.add_metric(name="Attempts", unit="Count", value=int(item.get(JobField.ATTEMPTS, 1) or 1))
     if claimed.queue_wait_seconds is not None:
         metrics.add_metric(name="QueueWaitSeconds", unit="Seconds", value=claimed.queue_wait_seconds)
     if job.audio_seconds and processing_seconds > 0:
@@ -168,7 +168,7 @@ class Agent:
         settled on (long files uploaded together go first; older uploads are not starved) and hand the rest back."""
         def key(message: dict) -> float:
             try:
-                audio = float(json.loads(message["Body"]).get("audioSeconds") or 0)
+                audio = float(json.loads(message["Body"]).get(MessageField.AUDIO_SECONDS) or 0)
             except (ValueError, TypeError, AttributeError):
                 audio = 0.0
             sent = int(message.get("Attributes", {}).get("SentTimestamp", 0)) / 1000
@@ -308,25 +308,22 @@ class Agent:
 
 
 # ---- process entry point (`python -m gpu_worker run`) ----------------------------------------------------------
-def worker_logger(log_file: str | None):
+def worker_logger(log_file: str, level: str):
     """JSON lines (Powertools Logger) to stdout and, on EC2, to the file the CloudWatch agent ships.
     The stdlib loggers of the pipeline modules get the same handlers, so their lines carry the process id too."""
     import logging
-    import os
 
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.logging import utils as logging_utils
 
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
-    logger = Logger(service="gpu_worker", logger_handler=handler, level=os.environ.get("LOG_LEVEL", "INFO"), process_id="-")
+    logger = Logger(service="gpu_worker", logger_handler=handler, level=level, process_id="-")
     logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"gpu_worker"})
     return logger
 
 
 def main(config) -> int:
     """Build the real clients, fleet and pipeline from WorkerConfig and work until retired or terminated."""
-    import os
-
     import boto3
 
     from gpu_worker.fleet import AutoScalingFleet
@@ -335,9 +332,9 @@ def main(config) -> int:
     missing = config.missing_for_jobs()
     if missing:
         raise SystemExit(f"missing configuration: {', '.join(missing)}")
-    log = worker_logger(os.environ.get("SCRIBEFLEET_LOG_FILE") or os.environ.get("LOG_FILE"))
+    log = worker_logger(config.log_file, config.log_level)
     client = lambda name: boto3.client(name, config=CLIENT_CONFIG)  # noqa: E731
-    fleet = AutoScalingFleet(client("autoscaling"), instance_id=os.environ.get("SCRIBEFLEET_INSTANCE_ID") or None)
+    fleet = AutoScalingFleet(client("autoscaling"), instance_id=config.instance_id or None)
     table = boto3.resource("dynamodb", config=CLIENT_CONFIG).Table(config.table_name)
     log.info("loading models", extra={"instance": fleet.instance_id, "model_dir": config.model_dir, "diarizer": config.diarizer})
     pipeline = Pipeline(config)

@@ -10,9 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from scribefleet.contract import MAX_AUDIO_SECONDS
+
 PREFIX = "SCRIBEFLEET_"
 DIARIZER_BACKENDS = ("default", "pyannote")
 DEVICES = ("auto", "cpu", "cuda")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,15 @@ class WorkerConfig:
     diarizer_model_dir: str | None = None
     idle_timeout: float = 600.0  # seconds with an empty queue before the instance retires itself
     heartbeat_interval: float = 5.0
-    max_audio_seconds: float = 4 * 3600.0
+    max_audio_seconds: float = float(MAX_AUDIO_SECONDS)
     decode_timeout: float = 600.0
     queue_url: str = ""
     table_name: str = ""
     output_bucket: str = ""
     asg_name: str = ""
+    instance_id: str = ""  # empty: asked from the instance metadata service (EC2); the local fleet names its workers
+    log_file: str = ""  # JSON log lines go here (the file the CloudWatch agent ships); empty: stdout
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "WorkerConfig":
@@ -58,6 +64,8 @@ class WorkerConfig:
             raise ValueError(f"{PREFIX}DEVICE must be one of {DEVICES}, got {self.device!r}")
         if self.diarizer not in DIARIZER_BACKENDS:
             raise ValueError(f"{PREFIX}DIARIZER must be one of {DIARIZER_BACKENDS}, got {self.diarizer!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"{PREFIX}LOG_LEVEL must be one of {LOG_LEVELS}, got {self.log_level!r}")
         for name in ("batch_size", "cpu_threads"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be >= 0")

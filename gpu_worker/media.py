@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from scribefleet.container_duration import header_duration, iso_media_cut_off
-from scribefleet.contract import ErrorCode, ScribefleetError
+from scribefleet.contract import MAX_AUDIO_SECONDS, ErrorCode, ScribefleetError
 from scribefleet.filetype import ACCEPTED, SNIFF_BYTES, describe_non_media
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-DEFAULT_MAX_SECONDS = 4 * 3600.0
+DEFAULT_MAX_SECONDS = float(MAX_AUDIO_SECONDS)
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MEMORY_BYTES = 3 << 30  # address space of the decoder child (PyAV + FFmpeg's libraries map ~0.5 GiB)
 SILENCE_PEAK = 10 ** (-60 / 20)  # a peak below -60 dBFS is silence (or a file of dither), nothing to transcribe

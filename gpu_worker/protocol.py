@@ -1,4 +1,4 @@
-"""The worker's side of the Step Functions protocol (DESIGN §1), for one job.
+"""The worker's side of the Step Functions protocol, for one job.
 
 WaitForWorker puts {processId, claimToken, …} on SQS and waits. A worker claims the job with a conditional write
 to the job item (so a message delivered twice is worked on once), then answers the claim token. Transcribe then
@@ -11,12 +11,12 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import JobStatus, Stage
+from scribefleet.contract import CallbackField, InputField, JobField, JobStatus, MessageField, Stage
+from scribefleet.timestamps import format_timestamp
 
 # Step Functions answers these when a token is no longer ours (job timed out, retried, or finished elsewhere).
 LOST_TOKEN_ERRORS = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
@@ -28,10 +28,6 @@ class TokenLost(Exception):
 
 class AlreadyClaimed(Exception):
     """Another worker claimed this exact message (at-least-once delivery)."""
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def token_digest(token: str) -> str:
@@ -51,25 +47,23 @@ class JobMessage:
     etag: str
     audio_seconds: float
     options: dict[str, Any] = field(default_factory=dict)
-    receipt_handle: str = ""
 
     @classmethod
     def from_sqs(cls, message: dict) -> "JobMessage":
         body = json.loads(message["Body"])
-        source = body["input"]
+        source = body[MessageField.INPUT]
         return cls(
-            process_id=body["processId"],
-            claim_token=body["claimToken"],
-            user_id=body["userId"],
-            transcript_id=body["transcriptId"],
-            file_name=body["fileName"],
-            bucket=source["bucket"],
-            key=source["key"],
-            version_id=source.get("versionId") or "",
-            etag=source.get("etag") or "",
-            audio_seconds=float(body.get("audioSeconds") or 0),
-            options=body.get("options") or {},
-            receipt_handle=message.get("ReceiptHandle", ""),
+            process_id=body[MessageField.PROCESS_ID],
+            claim_token=body[MessageField.CLAIM_TOKEN],
+            user_id=body[MessageField.USER_ID],
+            transcript_id=body[MessageField.TRANSCRIPT_ID],
+            file_name=body[MessageField.FILE_NAME],
+            bucket=source[InputField.BUCKET],
+            key=source[InputField.KEY],
+            version_id=source.get(InputField.VERSION_ID) or "",
+            etag=source.get(InputField.ETAG) or "",
+            audio_seconds=float(body.get(MessageField.AUDIO_SECONDS) or 0),
+            options=body.get(MessageField.OPTIONS) or {},
         )
 
 
@@ -89,16 +83,17 @@ class JobChannel:
         """Conditional claim keyed on the claim token: the second receiver of the same message gets AlreadyClaimed."""
         try:
             self.table.update_item(
-                Key={"processId": job.process_id},
-                UpdateExpression="SET workerId = :worker, claimDigest = :digest, claimedAt = :now, stage = :stage, "
-                "attempts = if_not_exists(attempts, :zero) + :one",
-                ConditionExpression="attribute_exists(processId) AND #status IN (:queued, :running) "
-                "AND (attribute_not_exists(claimDigest) OR claimDigest <> :digest)",
-                ExpressionAttributeNames={"#status": "status"},
+                Key={JobField.PROCESS_ID: job.process_id},
+                UpdateExpression=f"SET {JobField.WORKER_ID} = :worker, {JobField.CLAIM_DIGEST} = :digest, "
+                f"{JobField.CLAIMED_AT} = :now, {JobField.STAGE} = :stage, "
+                f"{JobField.ATTEMPTS} = if_not_exists({JobField.ATTEMPTS}, :zero) + :one",
+                ConditionExpression=f"attribute_exists({JobField.PROCESS_ID}) AND #status IN (:queued, :running) "
+                f"AND (attribute_not_exists({JobField.CLAIM_DIGEST}) OR {JobField.CLAIM_DIGEST} <> :digest)",
+                ExpressionAttributeNames={"#status": JobField.STATUS},
                 ExpressionAttributeValues={
                     ":worker": self.worker_id,
                     ":digest": token_digest(job.claim_token),
-                    ":now": now_iso(),
+                    ":now": format_timestamp(),
                     ":stage": str(Stage.CLAIMED),
                     ":zero": 0,
                     ":one": 1,
@@ -111,25 +106,25 @@ class JobChannel:
                 raise AlreadyClaimed(job.process_id) from None
             if not _is(error, "ConditionalCheckFailedException"):
                 raise
-        self._callback(self.sfn.send_task_success, taskToken=job.claim_token, output=json.dumps({"workerId": self.worker_id}))
+        self._callback(self.sfn.send_task_success, taskToken=job.claim_token, output=json.dumps({CallbackField.WORKER_ID: self.worker_id}))
 
     def _claimed_by_me(self, job: JobMessage) -> bool:
         """A retried claim whose first attempt was applied (DynamoDB answered 500 or timed out after writing) fails its
         condition against our own write: that is our claim, not another worker's."""
-        item = self.table.get_item(Key={"processId": job.process_id}, ConsistentRead=True).get("Item", {})
-        return item.get("workerId") == self.worker_id and item.get("claimDigest") == token_digest(job.claim_token)
+        item = self.table.get_item(Key={JobField.PROCESS_ID: job.process_id}, ConsistentRead=True).get("Item", {})
+        return item.get(JobField.WORKER_ID) == self.worker_id and item.get(JobField.CLAIM_DIGEST) == token_digest(job.claim_token)
 
     def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> tuple[str, dict]:
         """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim), and the item."""
         deadline = time.monotonic() + self.token_wait_seconds
         delay = 0.05
         while time.monotonic() < deadline:
-            item = self.table.get_item(Key={"processId": job.process_id}, ConsistentRead=True).get("Item", {})
-            token = item.get("workToken")
-            if item.get("workTokenFor") == self.worker_id and token and token not in seen:
+            item = self.table.get_item(Key={JobField.PROCESS_ID: job.process_id}, ConsistentRead=True).get("Item", {})
+            token = item.get(JobField.WORK_TOKEN)
+            if item.get(JobField.WORK_TOKEN_FOR) == self.worker_id and token and token not in seen:
                 seen.add(token)
                 return token, item
-            if item.get("workerId") not in (None, self.worker_id) or item.get("status") in ("COMPLETED", "FAILED"):
+            if item.get(JobField.WORKER_ID) not in (None, self.worker_id) or item.get(JobField.STATUS) in (JobStatus.COMPLETED, JobStatus.FAILED):
                 raise TokenLost(f"job {job.process_id} moved on before this worker got its token")
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
@@ -139,19 +134,21 @@ class JobChannel:
         """Tell Step Functions we are alive and users where we are; raises TokenLost when the job is no longer ours."""
         self._callback(self.sfn.send_task_heartbeat, taskToken=token)
         self._update_if_holding(
-            job, token, "SET stage = :stage, progress = :progress, heartbeatAt = :now",
-            {":stage": str(stage), ":progress": int(progress), ":now": now_iso()},
+            job, token, f"SET {JobField.STAGE} = :stage, {JobField.PROGRESS} = :progress, {JobField.HEARTBEAT_AT} = :now",
+            {":stage": str(stage), ":progress": int(progress), ":now": format_timestamp()},
         )
 
     def commit(self, job: JobMessage, token: str, outputs: dict[str, str]) -> None:
         """Record the outputs only while still holding the token: a worker whose job was retried writes nothing."""
         self._update_if_holding(
-            job, token, "SET outputs = :outputs, stage = :stage, progress = :progress, heartbeatAt = :now",
-            {":outputs": outputs, ":stage": str(Stage.UPLOADING), ":progress": 99, ":now": now_iso()},
+            job, token,
+            f"SET {JobField.OUTPUTS} = :outputs, {JobField.STAGE} = :stage, {JobField.PROGRESS} = :progress, "
+            f"{JobField.HEARTBEAT_AT} = :now",
+            {":outputs": outputs, ":stage": str(Stage.UPLOADING), ":progress": 99, ":now": format_timestamp()},
         )
 
     def succeed(self, token: str, outputs: dict[str, str]) -> None:
-        self._callback(self.sfn.send_task_success, taskToken=token, output=json.dumps({"outputs": outputs}))
+        self._callback(self.sfn.send_task_success, taskToken=token, output=json.dumps({CallbackField.OUTPUTS: outputs}))
 
     def fail(self, token: str, code: str, message: str) -> None:
         try:
@@ -162,9 +159,9 @@ class JobChannel:
     def _update_if_holding(self, job: JobMessage, token: str, expression: str, values: dict) -> None:
         try:
             self.table.update_item(
-                Key={"processId": job.process_id},
+                Key={JobField.PROCESS_ID: job.process_id},
                 UpdateExpression=expression,
-                ConditionExpression="workToken = :token",
+                ConditionExpression=f"{JobField.WORK_TOKEN} = :token",
                 ExpressionAttributeValues={**values, ":token": token},
             )
         except ClientError as error:

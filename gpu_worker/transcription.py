@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.result import Word
 from scribefleet.contract import ErrorCode, ScribefleetError
 
 log = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
 
 
 def cuda_available() -> bool:

@@ -14,6 +14,9 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INPUT_PREFIX = "uploads/"
 OUTPUT_PREFIX = "transcripts/"
 EXECUTION_NAME_MAX = 80  # Step Functions limit for execution names
+# The longest audio the service accepts (probe default, worker decode limit, template parameter default): one value,
+# so an upload the probe accepts is never one the worker refuses.
+MAX_AUDIO_SECONDS = 4 * 3600
 
 
 class JobStatus(StrEnum):
@@ -23,9 +26,6 @@ class JobStatus(StrEnum):
     FAILED = "FAILED"
 
 
-class Stage(StrEnum):
-    """Where a job is; written to the job item with `progress` (0-100) by the worker's heartbeat."""
-
 # The job item carries `activeStatus` (= status) only while the job is QUEUED or IN_PROGRESS: the ByStatus index is
 # keyed on it, so that index holds the waiting and running jobs only (a sparse index) and the scaler's read stays the
 # same size however many jobs have finished. Whatever ends a job removes the attribute.
@@ -33,6 +33,9 @@ ACTIVE_STATUS_ATTRIBUTE = "activeStatus"
 STATUS_INDEX = "ByStatus"
 USER_INDEX = "ByUser"  # userId + createdAt: one user's jobs, most recent first, without a table scan
 
+
+class Stage(StrEnum):
+    """Where a job is; written to the job item with `progress` (0-100) by the worker's heartbeat."""
 
     QUEUED = "queued"
     CLAIMED = "claimed"
@@ -60,12 +63,74 @@ class ErrorCode(StrEnum):
     BAD_INPUT = "BadInput"  # worker-side decode failure of an input that passed the probe
     TRUNCATED_MEDIA = "TruncatedMedia"  # decodes to much less audio than its container states (an interrupted upload)
     WORKER_LOST = "WorkerLost"  # heartbeat lost, worker SIGTERMed, spot notice
+    PROCESS_TIMEOUT = "ProcessTimeout"  # the worker kept heartbeating but ran past the job's process timeout: not retried
     NO_WORKER = "NoWorker"  # nobody claimed the job within the claim timeout
     EXECUTION_ABORTED = "ExecutionAborted"  # the execution was stopped (StopExecution) before the job ended
     EXECUTION_TIMED_OUT = "ExecutionTimedOut"  # the execution ran past the state machine's TimeoutSeconds
-    PROCESS_TIMEOUT = "ProcessTimeout"  # the worker kept heartbeating but ran past the job's process timeout: not retried
     EXECUTION_FAILED = "ExecutionFailed"  # the execution failed outside its Catch paths (e.g. States.Runtime)
     INTERNAL = "InternalError"
+
+
+class JobField(StrEnum):
+    """Attribute names of the job item (DynamoDB, key `processId`), as the state machine, the worker, the scaler
+    and the CLI write and read them."""
+
+    PROCESS_ID = "processId"
+    USER_ID = "userId"
+    TRANSCRIPT_ID = "transcriptId"
+    FILE_NAME = "fileName"
+    STATUS = "status"  # a JobStatus
+    ACTIVE_STATUS = "activeStatus"  # = status while QUEUED or IN_PROGRESS, absent after: keys the sparse status index
+    STAGE = "stage"  # a Stage
+    PROGRESS = "progress"  # 0-100
+    ATTEMPTS = "attempts"  # claims so far
+    AUDIO_SECONDS = "audioSeconds"
+    INPUT_BUCKET = "inputBucket"
+    INPUT_KEY = "inputKey"
+    INPUT_VERSION = "inputVersion"
+    INPUT_ETAG = "inputEtag"
+    OPTIONS = "options"  # the validated options, as JSON text
+    EXECUTION_ARN = "executionArn"  # the execution that owns the job; a re-upload's execution takes it over
+    WORKER_ID = "workerId"  # the claiming worker (instance id)
+    CLAIM_DIGEST = "claimDigest"  # digest of the claim token: the same SQS message claimed twice is one claim
+    WORK_TOKEN = "workToken"  # the supervised (Transcribe) task token, for workTokenFor only
+    WORK_TOKEN_FOR = "workTokenFor"
+    OUTPUTS = "outputs"  # format → s3:// URI
+    ERROR = "error"  # {code: ErrorCode, message}
+    CREATED_AT = "createdAt"  # ISO 8601 UTC, like every *At field
+    CLAIMED_AT = "claimedAt"
+    HEARTBEAT_AT = "heartbeatAt"
+    FINISHED_AT = "finishedAt"
+
+
+class MessageField(StrEnum):
+    """Fields of the job message WaitForWorker puts on the SQS queue (read by JobMessage.from_sqs)."""
+
+    PROCESS_ID = "processId"
+    CLAIM_TOKEN = "claimToken"  # answered by the claiming worker (SendTaskSuccess with its workerId)
+    EXECUTION_ARN = "executionArn"
+    INPUT = "input"  # an InputField mapping: the exact object version to transcribe
+    FILE_NAME = "fileName"
+    USER_ID = "userId"
+    TRANSCRIPT_ID = "transcriptId"
+    AUDIO_SECONDS = "audioSeconds"
+    OPTIONS = "options"
+
+
+class InputField(StrEnum):
+    """The uploaded object, in the job message's `input`."""
+
+    BUCKET = "bucket"
+    KEY = "key"
+    VERSION_ID = "versionId"
+    ETAG = "etag"
+
+
+class CallbackField(StrEnum):
+    """Fields of the worker's SendTaskSuccess outputs: the claim answers with its worker id, the work with its outputs."""
+
+    WORKER_ID = "workerId"
+    OUTPUTS = "outputs"
 
 
 # Errors that are the user's input's fault: never retried.
@@ -106,10 +171,6 @@ class InputKey:
     @property
     def process_id(self) -> str:
         return process_id(self.user_id, self.transcript_id)
-
-    @property
-    def stem(self) -> str:
-        return output_stem(self.file_name)
 
 
 def process_id(user_id: str, transcript_id: str) -> str:

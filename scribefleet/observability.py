@@ -5,16 +5,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 NAMESPACE = "Scribefleet"
 PROCESS_ID_KEY = "process_id"
-TOKEN_KEYS = ("claimToken", "workToken", "taskToken")
-
-
-def redact_tokens(value):
-    """Task tokens are bearer credentials for a job: never log them."""
-    if isinstance(value, dict):
-        return {k: ("<redacted>" if k in TOKEN_KEYS else redact_tokens(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_tokens(v) for v in value]
-    return value
 
 
 def tag_process(logger: Logger, process_id: str) -> None:

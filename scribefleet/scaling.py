@@ -12,7 +12,8 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+
+from scribefleet.timestamps import parse_timestamp
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ POLICIES: dict[str, Callable[[FleetState, PolicyParams | None], Decision]] = {
 }
 
 
-def decide(state: FleetState, policy: str = "seed", params: PolicyParams | None = None) -> Decision:
+def decide(state: FleetState, policy: str, params: PolicyParams | None = None) -> Decision:
     """The desired capacity to set (never below the current one) and why."""
     try:
         rule = POLICIES[policy]
@@ -200,7 +201,7 @@ def decide(state: FleetState, policy: str = "seed", params: PolicyParams | None 
     return rule(state, params)
 
 
-# --- Measurements the policies feed on (issue 8 item 2, the pure part) ---------------------------------------------
+# --- Measurements the policies feed on ------------------------------------------------------------------------------
 # The Lambdas/worker publish these (Powertools Metrics); the per-job RTF is what
 # PolicyParams.rtf should be set from.
 
@@ -242,15 +243,9 @@ class JobMetrics:
     attempts: int
 
 
-def _time(value) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))  # $$.State.EnteredTime: ISO 8601, UTC
-
-
 def job_metrics(item: Mapping) -> JobMetrics:
     """Per-job figures from a job item (createdAt, startedAt, finishedAt as ISO 8601; audioSeconds; attempts)."""
-    created, started, finished = (_time(item.get(k)) for k in ("createdAt", "startedAt", "finishedAt"))
+    created, started, finished = (parse_timestamp(item.get(k)) for k in ("createdAt", "startedAt", "finishedAt"))
     wait = (started - created).total_seconds() if created and started else None
     processing = (finished - started).total_seconds() if started and finished else None
     audio = float(item.get("audioSeconds", 0) or 0)

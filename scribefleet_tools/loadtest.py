@@ -12,12 +12,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 
+from gpu_worker.media import SAMPLE_RATE
 from scribefleet.contract import JobStatus, process_id
-from scribefleet_tools.samples import SAMPLE_RATE, encode_wav
+from scribefleet.timestamps import parse_timestamp
+from scribefleet_tools.samples import encode_wav
 from scribefleet_tools.workloads import Upload
 
 REGRESSION_BUDGET_SECONDS = 300  # the seed's post-deploy check: one file COMPLETED within 5 minutes
@@ -84,7 +85,8 @@ class LoadReport:
 
 
 def _epoch(iso: str | None) -> float | None:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
+    moment = parse_timestamp(iso)
+    return moment.timestamp() if moment else None
 
 
 def run_load(

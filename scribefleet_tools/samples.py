@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from gpu_worker.media import SAMPLE_RATE
 # Voices that sound clearly different in espeak-ng (variant = timbre, base voice = accent/pitch): a US male, a
 # British female (~178 Hz) and a Scottish male with other formants. espeak-ng 1.51 silently ignores a variant on
 # some base voices: "en-gb+f4" renders exactly as plain "en-gb" (a ~101 Hz male), so check a new voice with md5sum.

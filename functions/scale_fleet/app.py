@@ -16,7 +16,7 @@ autoscaling = boto3.client("autoscaling")
 @logger.inject_lambda_context(correlation_id_path="processId")
 def handler(event: dict, context):
     logger.append_keys(**{PROCESS_ID_KEY: event.get("processId", "-")})
-    asg, policy = os.environ["ASG_NAME"], os.environ.get("SCALER_POLICY", "seed")
+    asg, policy = os.environ["ASG_NAME"], os.environ["SCALER_POLICY"]  # the template's ScalerPolicy chooses
     table = dynamodb.Table(os.environ["JOBS_TABLE"])
     state = read_fleet_state(table, os.environ.get("STATUS_INDEX", "ByStatus"), autoscaling, asg, int(os.environ["MAX_SIZE"]))
     decision = scale_fleet(state, autoscaling, asg, policy, policy_params())

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..media import SAMPLE_RATE
 from ..result import SpeakerTurn
 from .clustering import SpectralOptions, centroids, spectral_cluster
 from .embeddings import CamPlusPlus
 from .vad import SileroVad, VadOptions
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from ..media import SAMPLE_RATE
 from .assets import campplus_code, campplus_weights, import_torchaudio
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME_SHIFT = 0.01  # seconds per fbank frame
 EMBEDDING_DIM = 192
 

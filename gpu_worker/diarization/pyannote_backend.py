@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..media import SAMPLE_RATE
 from ..result import SpeakerTurn
 from .assets import import_torchaudio, segmentation_checkpoint
 from .clustering import SpectralOptions, spectral_cluster
 from .embeddings import EMBEDDING_DIM, fbank, load_campplus
 
 log = logging.getLogger(__name__)
-SAMPLE_RATE = 16000
 
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")  # pyannote phones home otherwise
 import_torchaudio()  # before pyannote.audio imports it (see assets.import_torchaudio)

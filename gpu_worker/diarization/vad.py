@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..media import SAMPLE_RATE
 from .assets import silero_vad_onnx
 
-SAMPLE_RATE = 16000
 CHUNK = 512  # samples per probability (32 ms)
 CONTEXT = 64
 

@@ -17,14 +17,14 @@ complete_launch_hook() {  # lets a launching instance continue (to the warm pool
   INSTANCE_ID="$1" "$WORKER_PYTHON" - <<'PY' || log "no pending launch lifecycle action (ok)"
 import os, boto3
 boto3.client("autoscaling").complete_lifecycle_action(
-    LifecycleHookName=os.environ.get("LIFECYCLE_HOOK_NAME", "scribefleet-launch"),
-    AutoScalingGroupName=os.environ["ASG_NAME"], InstanceId=os.environ["INSTANCE_ID"], LifecycleActionResult="CONTINUE")
+    LifecycleHookName=os.environ.get("SCRIBEFLEET_LIFECYCLE_HOOK_NAME", "scribefleet-launch"),
+    AutoScalingGroupName=os.environ["SCRIBEFLEET_ASG_NAME"], InstanceId=os.environ["INSTANCE_ID"], LifecycleActionResult="CONTINUE")
 print("launch lifecycle action completed")
 PY
 }
 
 instance_id=$(imds instance-id || echo unknown)
-log "instance $instance_id, model ${WHISPER_MODEL_DIR:-?}, diarizer ${DIARIZER_BACKEND:-?}"
+log "instance $instance_id, model ${SCRIBEFLEET_MODEL_DIR:-?}, diarizer ${SCRIBEFLEET_DIARIZER:-?}"
 
 # A warm-pool instance finishes its first boot, is stopped, and is started again when the fleet scales out. It must
 # not take jobs before that: wait here while the target state is Warmed:* (the ASG stops the instance meanwhile).
@@ -45,8 +45,8 @@ if ! nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,nohead
   log "error: no NVIDIA GPU visible (driver or instance type problem)"
   exit 1
 fi
-dirs=("${WHISPER_MODEL_DIR:-/missing}")
-[ "${DIARIZER_BACKEND:-}" = pyannote ] && dirs+=("${DIARIZER_MODEL_DIR:-/missing}")
+dirs=("${SCRIBEFLEET_MODEL_DIR:-/missing}")
+[ "${SCRIBEFLEET_DIARIZER:-}" = pyannote ] && dirs+=("${SCRIBEFLEET_DIARIZER_MODEL_DIR:-/missing}")
 for dir in "${dirs[@]}"; do
   if [ ! -d "$dir" ]; then log "error: model directory $dir missing from the AMI"; exit 1; fi
 done

@@ -51,6 +51,7 @@ def test_two_uploads_both_complete_with_valid_srt_vtt_json(local, clips):
     assert sum(word in text for word in ("quick", "lazy", "studio", "tomorrow", "morning")) >= 3  # words of the dialog
 
 
+@pytest.mark.bad_input
 def test_bad_file_fails_with_its_reason_visible_in_status(local, clips):
     pid = submit(local, clips["bad"], "bad")
     wait_until(lambda: local.job(pid).get("status") == "FAILED", timeout=30, what="bad upload FAILED")
@@ -60,6 +61,7 @@ def test_bad_file_fails_with_its_reason_visible_in_status(local, clips):
     assert "e2e-bad" in local.cli("jobs").stdout
 
 
+@pytest.mark.fault
 def test_worker_killed_mid_job_is_replaced_and_the_job_completes_without_partial_outputs(local, clips):
     pid = submit(local, clips["long"], "killed", "--formats", "srt,vtt,json")
     job = wait_until(lambda: (j := local.job(pid)).get("stage") in WORKING_STAGES and j.get("workerId") and j, timeout=90,

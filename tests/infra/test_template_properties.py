@@ -259,6 +259,7 @@ def test_every_asl_substitution_is_provided(resources, asl):
     json.loads(asl.read_text())  # and it is JSON
 
 
+@pytest.mark.security
 def test_state_machine_permissions_are_exact(transformed):
     role = transformed["Resources"]["TranscriptionStateMachineRole"]["Properties"]
     actions: dict[str, Any] = {}
@@ -274,6 +275,7 @@ def test_state_machine_permissions_are_exact(transformed):
 
 
 # ---------------------------------------------------------------- IAM
+@pytest.mark.security
 def test_no_wildcard_actions_in_any_allow(transformed):
     for owner, st in iam_statements(transformed["Resources"]):
         assert "NotAction" not in st and "NotResource" not in st, owner
@@ -282,6 +284,7 @@ def test_no_wildcard_actions_in_any_allow(transformed):
             assert not wild, f"{owner}: wildcard actions {wild} in {st}"
 
 
+@pytest.mark.security
 def test_resource_star_only_where_iam_has_no_resource_types(transformed):
     for owner, st in iam_statements(transformed["Resources"]):
         if st["Effect"] != "Allow" or "*" not in as_list(st["Resource"]):
@@ -301,6 +304,7 @@ def test_managed_policies_are_the_documented_ones(transformed):
             assert name.endswith(ALLOWED_MANAGED_POLICIES[policy]), f"{name} may not have {policy}"
 
 
+@pytest.mark.security
 def test_worker_role_is_least_privilege(resources):
     role = resources["WorkerInstanceRole"]["Properties"]
     assert "ManagedPolicyArns" not in role, "no managed policies (CloudWatchAgentServerPolicy has wildcards)"
@@ -321,16 +325,17 @@ def test_worker_role_is_least_privilege(resources):
     assert grants["sqs:ReceiveMessage"]["Resource"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
     assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert grants["s3:GetObject"]["Resource"] == {"Fn::Sub": "${InputBucket.Arn}/uploads/*"}
+    # a deleted or replaced upload must read as 404 NoSuchKey (InputChanged), which S3 answers only with ListBucket
+    assert grants["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": ["InputBucket", "Arn"]}
     assert grants["s3:PutObject"]["Resource"] == {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"}
     asg_arn = sub_text(grants["autoscaling:TerminateInstanceInAutoScalingGroup"]["Resource"])
     assert asg_arn.endswith(":autoScalingGroupName/${AWS::StackName}-workers"), asg_arn
     log_groups = grants["logs:PutLogEvents"]["Resource"]
-    # a deleted or replaced upload must read as 404 NoSuchKey (InputChanged), which S3 answers only with ListBucket
-    assert grants["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": ["InputBucket", "Arn"]}
     assert log_groups == [{"Fn::GetAtt": [g, "Arn"]} for g in ("WorkerInitLogGroup", "WorkerStartupLogGroup",
                                                                   "WorkerLogGroup")]
 
 
+@pytest.mark.security
 def test_scaler_may_only_set_capacity_of_its_asg(resources):
     statements = resources["ScaleFleetFunction"]["Properties"]["Policies"][0]["Statement"]
     by_action = {a: st for st in statements for a in as_list(st["Action"])}
@@ -342,6 +347,7 @@ def test_scaler_may_only_set_capacity_of_its_asg(resources):
 
 
 # ---------------------------------------------------------------- data at rest and in transit
+@pytest.mark.security
 def test_buckets_block_public_access_encrypt_and_require_tls(resources):
     buckets = of_type(resources, "AWS::S3::Bucket")
     assert set(buckets) == {"InputBucket", "OutputBucket"}
@@ -416,12 +422,6 @@ def test_job_queue_redrive_and_visibility(resources):
                                       "maxReceiveCount": 100}
 
 
-# ---------------------------------------------------------------- GPU fleet
-def test_launch_template_imdsv2_no_ssh_fast_gp3(template, resources):
-    data = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
-    assert data["MetadataOptions"]["HttpTokens"] == "required"
-    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] in (1, 2)
-    assert "KeyName" not in data
 def test_dead_letter_alarm_and_deploy_guide_state_the_real_receive_count(resources):
     count = resources["JobQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
     described = resources["JobDeadLetterQueueAlarm"]["Properties"]["AlarmDescription"]
@@ -431,6 +431,13 @@ def test_dead_letter_alarm_and_deploy_guide_state_the_real_receive_count(resourc
     assert stated == {count}, f"docs/deploy.md says {stated} receives; the queue has maxReceiveCount {count}"
 
 
+# ---------------------------------------------------------------- GPU fleet
+@pytest.mark.security
+def test_launch_template_imdsv2_no_ssh_fast_gp3(template, resources):
+    data = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] in (1, 2)
+    assert "KeyName" not in data
     (root,) = data["BlockDeviceMappings"]
     ebs = root["Ebs"]
     assert ebs["VolumeType"] == "gp3" and ebs["Encrypted"] is True
@@ -441,6 +448,7 @@ def test_dead_letter_alarm_and_deploy_guide_state_the_real_receive_count(resourc
     assert {t.split(".")[0] for t in allowed} == {"g4dn", "g5", "g6"}
 
 
+@pytest.mark.security
 def test_no_ingress_anywhere(transformed):
     resources = transformed["Resources"]
     assert not of_type(resources, "AWS::EC2::SecurityGroupIngress")
@@ -480,15 +488,32 @@ def test_user_data_is_valid_bash(resources, tmp_path):
 
 def test_user_data_writes_worker_environment(resources):
     env_text = heredoc(user_data(resources), "SCRIBEFLEET_ENV")
-    env = dict(line.split("=", 1) for line in env_text.splitlines() if line and not line.startswith("#"))
-    assert env["WHISPER_MODEL_DIR"] == "/opt/models/faster-whisper-${WhisperModel}"
-    assert env["DIARIZER_MODEL_DIR"] == "/opt/models/pyannote"
-    assert env["HEARTBEAT_INTERVAL_SECONDS"] == "5"
-    assert env["LOG_FILE"] == "/var/log/scribefleet/worker.log"
-    assert env["JOB_QUEUE_URL"] == "${JobQueue}" and env["JOBS_TABLE"] == "${JobsTable}"
-    assert env["STATE_MACHINE_ARN"] == "${TranscriptionStateMachine}"
-    for key in ("AWS_REGION", "INPUT_BUCKET", "OUTPUT_BUCKET", "ASG_NAME", "DIARIZER_BACKEND", "IDLE_RETIRE_SECONDS"):
+    lines = [line for line in env_text.splitlines() if line and not line.startswith("#")]
+    env = dict(line.split("=", 1) for line in lines)
+    assert len(env) == len(lines), "a variable is written twice"
+    assert env["SCRIBEFLEET_MODEL_DIR"] == "/opt/models/faster-whisper-${WhisperModel}"
+    assert env["SCRIBEFLEET_DIARIZER_MODEL_DIR"] == "/opt/models/pyannote"
+    assert env["SCRIBEFLEET_HEARTBEAT_INTERVAL"] == "5"
+    assert env["SCRIBEFLEET_LOG_FILE"] == "/var/log/scribefleet/worker.log"
+    assert env["SCRIBEFLEET_QUEUE_URL"] == "${JobQueue}" and env["SCRIBEFLEET_TABLE_NAME"] == "${JobsTable}"
+    for key in ("AWS_REGION", "SCRIBEFLEET_OUTPUT_BUCKET", "SCRIBEFLEET_ASG_NAME", "SCRIBEFLEET_DIARIZER", "SCRIBEFLEET_IDLE_TIMEOUT"):
         assert env.get(key), key
+
+
+def test_user_data_names_each_worker_setting_once(resources):
+    """Every value the user data hands the worker goes under one name: the SCRIBEFLEET_<field> WorkerConfig reads
+    (plus the library switches and the hook name the pre-start script reads); no second name can drift."""
+    from dataclasses import fields
+
+    from gpu_worker.config import PREFIX, WorkerConfig
+
+    env_text = heredoc(user_data(resources), "SCRIBEFLEET_ENV")
+    names = [line.split("=", 1)[0] for line in env_text.splitlines() if line and not line.startswith("#")]
+    config_names = {PREFIX + f.name.upper() for f in fields(WorkerConfig)}
+    others = {"AWS_REGION", "AWS_DEFAULT_REGION", "HF_HUB_OFFLINE", "PYANNOTE_METRICS_ENABLED", PREFIX + "LIFECYCLE_HOOK_NAME"}
+    assert set(names) <= config_names | others, set(names) - config_names - others
+    stack_values = [line.split("=", 1)[1] for line in env_text.splitlines() if line.startswith(PREFIX) and "${" in line]
+    assert len(stack_values) == len(set(stack_values)), "a stack value is written under two names"
 
 
 def test_worker_reads_its_configuration_from_the_user_data_environment(template, resources):
@@ -504,6 +529,7 @@ def test_worker_reads_its_configuration_from_the_user_data_environment(template,
     assert config.model_dir == "/opt/models/faster-whisper-large-v3-turbo"
     assert config.diarizer == "pyannote" and config.diarizer_model_dir == "/opt/models/pyannote"
     assert config.heartbeat_interval == 5 and config.idle_timeout == 300
+    assert config.log_file == "/var/log/scribefleet/worker.log" and config.log_level == "INFO"
 
 
 def test_user_data_cloudwatch_agent_config(resources):

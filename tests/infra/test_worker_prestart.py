@@ -52,7 +52,7 @@ def run_prestart(tmp_path: Path, imds_url: str, *, gpu: bool = True, model: bool
     smi.write_text("#!/bin/sh\n" + ("echo 'Tesla T4, 15360 MiB, 550.0'\n" if gpu else "exit 9\n"))
     hook_log = tmp_path / "hook.log"
     python = bin_dir / "worker-python"
-    python.write_text(f"#!/bin/sh\ncat >/dev/null\necho \"$INSTANCE_ID $ASG_NAME\" >>{hook_log}\n")
+    python.write_text(f"#!/bin/sh\ncat >/dev/null\necho \"$INSTANCE_ID $SCRIBEFLEET_ASG_NAME\" >>{hook_log}\n")
     for f in (smi, python):
         f.chmod(0o755)
     models = tmp_path / "models/faster-whisper-tiny"
@@ -62,7 +62,7 @@ def run_prestart(tmp_path: Path, imds_url: str, *, gpu: bool = True, model: bool
     env = {
         "PATH": f"{bin_dir}:{os.environ['PATH']}", "STARTUP_LOG": str(tmp_path / "startup.log"),
         "IMDS_ENDPOINT": imds_url, "WORKER_PYTHON": str(python), "WARM_POLL_SECONDS": "0.2",
-        "WHISPER_MODEL_DIR": str(models), "DIARIZER_BACKEND": "default", "ASG_NAME": "stack-workers",
+        "SCRIBEFLEET_MODEL_DIR": str(models), "SCRIBEFLEET_DIARIZER": "default", "SCRIBEFLEET_ASG_NAME": "stack-workers",
     }
     rc = subprocess.run(["bash", str(SCRIPT)], env=env, timeout=60).returncode
     log = (tmp_path / "startup.log").read_text()

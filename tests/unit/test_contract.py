@@ -1,5 +1,6 @@
 """Ids, key layout and execution names: the vocabulary every component shares."""
 import re
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,20 @@ def test_start_timecode_option_for_editor_formats():
     with pytest.raises(ScribefleetError) as caught:
         parse_options({"start-timecode": "1h"})
     assert "start_timecode" in caught.value.message
+
+
+def test_the_template_deploys_the_code_defaults():
+    """A value with a code default and a template parameter has one owner, the code: the parameter's default
+    must be that value, so a deployment with default parameters runs what the tests and the simulator ran."""
+    from samtranslator.yaml_helper import yaml_parse
+
+    from gpu_worker.config import WorkerConfig
+    from scribefleet.contract import MAX_AUDIO_SECONDS
+    from scribefleet.probe import Limits
+    from scribefleet.scaling import PolicyParams
+
+    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    default = {name: float(p["Default"]) for name, p in template["Parameters"].items() if p["Type"] == "Number"}
+    assert default["MaxAudioSeconds"] == MAX_AUDIO_SECONDS == Limits().max_audio_seconds == WorkerConfig().max_audio_seconds
+    assert default["ScalerRealTimeFactor"] == PolicyParams().rtf
+    assert default["WorkerBootSeconds"] == PolicyParams().boot_seconds

@@ -143,6 +143,7 @@ def test_large_file_is_probed_with_few_ranged_reads_not_a_download(s3):
         ("uploads/u%00/t/a.wav", None, {}, "BadKey", "userId"),
     ],
 )
+@pytest.mark.bad_input
 def test_rejections_name_the_problem(s3, key, body, metadata, code, words):
     result = probe(s3, key, wav_bytes(1.0) if body is None else body, metadata)
     assert result == {"accepted": False, "error": {"code": code, "message": result["error"]["message"]}}
@@ -150,11 +151,13 @@ def test_rejections_name_the_problem(s3, key, body, metadata, code, words):
     assert not any(leak in result["error"]["message"] for leak in ("codec", "Error", "errno", "Traceback"))
 
 
+@pytest.mark.bad_input
 def test_video_without_audio_track_is_no_audio(s3, tmp_path):
     body = ffmpeg(tmp_path, "v.mp4", "-f", "lavfi", "-i", "testsrc=duration=2:size=32x32:rate=5", "-pix_fmt", "yuv420p")
     assert probe(s3, "uploads/u/t/v.mp4", body)["error"]["code"] == "NoAudio"
 
 
+@pytest.mark.bad_input
 def test_limits_on_size_and_duration(s3):
     limits = Limits(max_file_bytes=50_000, max_audio_seconds=60)
     assert probe(s3, "uploads/u/t/big.wav", wav_bytes(2.0), limits=limits)["error"]["code"] == "FileTooLarge"
@@ -173,6 +176,7 @@ def test_url_encoded_event_keys_resolve_to_the_real_object(s3, name):
         assert result["accepted"] and result["media"]["key"] == key
 
 
+@pytest.mark.bad_input
 def test_deleted_object_is_input_changed(s3):
     execution_input = {"processId": "u-t", "input": {"bucket": BUCKET, "key": "uploads/u/t/gone.wav", "versionId": ""}}
     assert probe_media(execution_input, s3, Limits())["error"]["code"] == "InputChanged"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.speech import DISTINCT_VOICES, SIMILAR_VOICES, Dialog, have_espeak, make_dialog, round_robin_lines
+from scribefleet_tools.samples import DISTINCT_VOICES, SIMILAR_VOICES, Dialog, have_espeak, make_dialog, round_robin_lines
 
 SPEAKERS = ["A", "B", "C"]
 

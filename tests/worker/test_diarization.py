@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from gpu_worker.diarization import load_diarizer
+from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.result import SpeakerTurn
-from tests.support.speech import SAMPLE_RATE, Dialog
+from scribefleet_tools.samples import Dialog
 
 pytestmark = pytest.mark.models
 

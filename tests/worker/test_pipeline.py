@@ -14,7 +14,7 @@ from gpu_worker.pipeline import WEIGHTS, Pipeline
 from gpu_worker.result import TranscriptResult
 from gpu_worker.selftest import EXPECTED_TURNS, word_error_rate
 from scribefleet.contract import ErrorCode, ScribefleetError, Stage
-from tests.support.speech import have_espeak, make_dialog, round_robin_lines
+from scribefleet_tools.samples import have_espeak, make_dialog, round_robin_lines
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
@@ -61,6 +61,11 @@ def test_config_from_environment():
     assert config.device == "auto" and config.diarizer_model_dir is None
     assert config.missing_for_jobs() == ["SCRIBEFLEET_TABLE_NAME", "SCRIBEFLEET_OUTPUT_BUCKET", "SCRIBEFLEET_ASG_NAME"]
     assert WorkerConfig.from_env({"SCRIBEFLEET_BATCH_SIZE": "auto"}).batch_size == 0
+    assert (config.log_file, config.log_level, config.instance_id) == ("", "INFO", "")
+    logging_and_identity = WorkerConfig.from_env(
+        {"SCRIBEFLEET_LOG_FILE": "/var/log/w.log", "SCRIBEFLEET_LOG_LEVEL": "DEBUG", "SCRIBEFLEET_INSTANCE_ID": "i-1"}
+    )
+    assert (logging_and_identity.log_file, logging_and_identity.log_level, logging_and_identity.instance_id) == ("/var/log/w.log", "DEBUG", "i-1")
 
 
 @pytest.mark.parametrize(
@@ -70,6 +75,7 @@ def test_config_from_environment():
         ({"SCRIBEFLEET_DEVICE": "tpu"}, "SCRIBEFLEET_DEVICE must be one of"),
         ({"SCRIBEFLEET_DIARIZER": "magic"}, "SCRIBEFLEET_DIARIZER must be one of"),
         ({"SCRIBEFLEET_HEARTBEAT_INTERVAL": "0"}, "SCRIBEFLEET_HEARTBEAT_INTERVAL must be > 0"),
+        ({"SCRIBEFLEET_LOG_LEVEL": "LOUD"}, "SCRIBEFLEET_LOG_LEVEL must be one of"),
     ],
 )
 def test_config_rejects_bad_values(env, message):

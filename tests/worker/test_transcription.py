@@ -6,10 +6,11 @@ import os
 import numpy as np
 import pytest
 
+from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.selftest import word_error_rate
 from gpu_worker.transcription import Transcriber, model_name, resolve_device
 from scribefleet.contract import ErrorCode, ScribefleetError
-from tests.support.speech import READING_VOICES, SAMPLE_RATE, SENTENCES, have_espeak, make_dialog, synthesize
+from scribefleet_tools.samples import READING_VOICES, SENTENCES, have_espeak, make_dialog, synthesize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 needs_espeak = pytest.mark.skipif(not have_espeak(), reason="needs espeak-ng")

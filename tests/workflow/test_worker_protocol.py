@@ -15,6 +15,7 @@ from tests.workflow.conftest import FakePipeline
 from tests.support.waiting import wait_until
 
 
+@pytest.mark.fault
 def test_sigterm_mid_job_reports_worker_lost_at_once_and_the_retry_completes(stack, upload, start_worker):
     gate = threading.Event()
     doomed = start_worker(FakePipeline(gate=gate), worker_id="i-spot", heartbeat_interval=0.2)
@@ -35,6 +36,7 @@ def test_sigterm_mid_job_reports_worker_lost_at_once_and_the_retry_completes(sta
     gate.set()
 
 
+@pytest.mark.fault
 def test_worker_whose_token_timed_out_abandons_the_job_and_uploads_nothing(stack, upload, start_worker):
     worker = start_worker(FakePipeline(seconds=1.0), worker_id="i-late", heartbeat_interval=0.1)
     worker.agent.channel.sfn = RevokingStepFunctions(worker.agent.channel.sfn)
@@ -46,6 +48,7 @@ def test_worker_whose_token_timed_out_abandons_the_job_and_uploads_nothing(stack
     assert "outputs" not in stack.job("u1-revoked")
 
 
+@pytest.mark.fault
 def test_same_message_delivered_to_two_workers_is_processed_once(stack, upload, start_worker):
     upload("uploads/u1/twice/a.wav", wav_bytes(1.0))
     sqs = boto3.client("sqs")

@@ -36,6 +36,7 @@ def _history_errors(stack, execution_arn: str) -> list[str]:
     return [e.get("taskFailedEventDetails", e.get("executionFailedEventDetails", {})).get("error") for e in events if "Failed" in e["type"]]
 
 
+@pytest.mark.fault
 def test_worker_that_stops_heartbeating_is_replaced_and_second_worker_completes(stack, upload, start_worker):
     frozen = threading.Event()  # never set: the first worker hangs mid-job, as a dead machine would
     dead = start_worker(FakePipeline(gate=frozen), worker_id="i-dead", heartbeat_interval=3600)
@@ -56,6 +57,7 @@ def test_worker_that_stops_heartbeating_is_replaced_and_second_worker_completes(
     assert before == after and stack.job("u1-t2")["status"] == "COMPLETED"
 
 
+@pytest.mark.fault
 def test_three_dead_workers_fail_the_job_with_a_reason_and_nothing_in_progress(stack, upload, start_worker):
     frozen = threading.Event()
     started = upload("uploads/u1/t3/a.wav", wav_bytes(1.0))
@@ -73,6 +75,7 @@ def test_three_dead_workers_fail_the_job_with_a_reason_and_nothing_in_progress(s
     assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.output_bucket)
 
 
+@pytest.mark.bad_input
 def test_bad_input_reported_by_worker_fails_at_once_without_retry(stack, upload, start_worker):
     start_worker(FakePipeline(error=ScribefleetError(ErrorCode.BAD_INPUT, "the audio stream cannot be decoded")))
     started = upload("uploads/u1/t4/a.wav", wav_bytes(1.0))
@@ -84,6 +87,7 @@ def test_bad_input_reported_by_worker_fails_at_once_without_retry(stack, upload,
     assert job["error"] == {"code": "BadInput", "message": "the audio stream cannot be decoded"}
 
 
+@pytest.mark.fault
 def test_same_event_twice_gives_one_job_and_one_execution(stack, upload, start_worker):
     worker = start_worker()
     started = upload("uploads/u1/t5/a.wav", wav_bytes(1.0), deliver=2)
@@ -94,6 +98,7 @@ def test_same_event_twice_gives_one_job_and_one_execution(stack, upload, start_w
     assert worker.agent.completed == 1 and worker.agent.pipeline.runs == 1
 
 
+@pytest.mark.fault
 def test_reupload_to_same_transcript_id_records_no_second_job(stack, upload, start_worker):
     start_worker()
     first = upload("uploads/u1/t6/a.wav", wav_bytes(1.0))
@@ -117,6 +122,7 @@ def test_reupload_to_same_transcript_id_records_no_second_job(stack, upload, sta
         ("uploads/u1/lang/a.wav", None, {"language": "xx"}, "InvalidOptions"),
     ],
 )
+@pytest.mark.bad_input
 def test_rejected_uploads_fail_with_reason_and_are_never_queued(stack, upload, key, body, metadata, code):
     body = wav_bytes(1.0) if body is None else body
     if code == "FileTooLarge":
@@ -132,6 +138,7 @@ def test_rejected_uploads_fail_with_reason_and_are_never_queued(stack, upload, k
     assert [v["Key"] for v in versions] == [key]  # the input is untouched
 
 
+@pytest.mark.fault
 def test_job_waiting_longer_than_heartbeat_interval_still_completes(stack, upload, start_worker):
     started = upload("uploads/u1/t7/a.wav", wav_bytes(1.0))
     wait_until(lambda: stack.job("u1-t7").get("status") == "QUEUED", timeout=10)

@@ -6,7 +6,9 @@ What is modelled, and how it maps to the product:
 - The ASG launches instances while desired > alive; an instance polls after `boot_s` (or `warm_start_s` when it
   comes from the warm pool, which the ASG then refills with a cold boot that is billed too).
 - A polling worker claims the next job (FIFO, or longest first) and is busy for audio / rtf + job overhead.
-- The worker retirement rule: idle for `idle_timeout_s` with an empty queue -> terminate + decrement desired.
+- The worker retirement rule (`scribefleet.retirement.should_retire`, the worker's own code): asked when a worker
+  goes idle, after every upload and whenever its last answer said to ask again; retire = terminate + decrement
+  desired. "cost" weighs idling against a restart; "fixed" retires after `idle_timeout_s` with an empty queue.
 - Worker deaths (`kill_at`): the busy worker with the most work left dies; its job goes back to the queue after
   the heartbeat timeout (a retry, which runs ScaleFleet again, as the state machine's Parallel retry does); the
   ASG replaces the dead instance (desired is unchanged). After `max_attempts` the job fails.
@@ -20,6 +22,7 @@ import heapq
 import math
 from dataclasses import dataclass, field
 
+from scribefleet.retirement import Arrival, IdleView, RetirementParams, should_retire
 from scribefleet.scaling import AGE_WEIGHT, FleetState, PolicyParams, aged_claim_key, decide
 from scribefleet_tools.workloads import Upload
 
@@ -36,7 +39,9 @@ class SimConfig:
     warm_pool: int = 0  # instances kept stopped in the ASG warm pool
     warm_start_s: float = 30.0
     max_size: int = 10
-    idle_timeout_s: float = 600.0  # gpu_worker/config.py WorkerConfig.idle_timeout default
+    retirement: str = "cost"  # scribefleet.retirement rule: "cost" or "fixed"
+    idle_timeout_s: float = 600.0  # the fixed rule's timeout (the worker's only rule before the cost rule)
+    latency_weight: float = 1.0  # cost rule: machine-seconds one second of a user's wait is worth
     job_overhead_s: float = 0.0
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 3
@@ -55,6 +60,14 @@ class SimConfig:
         return PolicyParams(
             rtf=self.rtf, boot_seconds=self.boot_s, warm_start_seconds=self.warm_start_s,
             job_overhead_seconds=self.job_overhead_s,
+        )
+
+    def retirement_params(self) -> RetirementParams:
+        """The retirement rule knows the simulated truth about speed and restarts, as a deployment's settings would."""
+        return RetirementParams(
+            rule=self.retirement, idle_timeout=self.idle_timeout_s, boot_seconds=self.boot_s,
+            warm_start_seconds=self.warm_start_s, rtf=self.rtf, job_overhead_seconds=self.job_overhead_s,
+            latency_weight=self.latency_weight,
         )
 
 
@@ -137,11 +150,12 @@ class _Machine:
     job_end: float = 0.0
     idle_since: float = 0.0
     gone_at: float | None = None
+    check: int = 0  # the retirement check that counts; older scheduled ones are stale
 
 
 # Event priorities at equal times: completions and boots first (a machine freed at t can take a job that
 # arrives at t), then deaths, requeues, uploads, and idle checks last (a job arriving at t keeps a worker).
-_BOOTED, _FINISH, _DEATH, _REQUEUE, _UPLOAD, _REFILL, _IDLE = range(7)
+_BOOTED, _FINISH, _DEATH, _REQUEUE, _UPLOAD, _REFILL, _RETIRE_CHECK = range(7)
 
 
 @dataclass
@@ -238,15 +252,43 @@ class _Sim:
         m.state, m.job, m.idle_since = "idle", None, self.now
         self.dispatch()
         if m.state == "idle":
-            self.at(self.now + self.cfg.idle_timeout_s, _IDLE, (m, m.idle_since))
+            self.ask_retirement(m, self.now)
+
+    def ask_retirement(self, m: _Machine, t: float) -> None:
+        m.check += 1
+        self.at(t, _RETIRE_CHECK, (m, m.check))
+
+    def idle_view(self, m: _Machine) -> IdleView:
+        """What the fleet board would tell worker `m` (gpu_worker/fleet_board.py): peers, jobs, uploads so far."""
+        others = [o for o in self.machines if o is not m]
+        return IdleView(
+            now=self.now, idle_since=m.idle_since, worker_id=f"m{m.id:04d}", queued_jobs=len(self.queue),
+            idle_peers=tuple((o.idle_since, f"m{o.id:04d}") for o in others if o.state == "idle"),
+            busy_until=tuple(o.job_end for o in others if o.state == "busy"),
+            arrivals=tuple(Arrival(j.arrival, j.audio) for j in self.arrived),
+            warm_available=self.pool,
+        )
+
+    def retirement_check(self, m: _Machine) -> None:
+        decision = should_retire(self.idle_view(m), self.retire_params)
+        if decision.retire:
+            m.state, m.gone_at = "gone", self.now
+            self.desired -= 1  # terminate_instance_in_auto_scaling_group(ShouldDecrementDesiredCapacity=True)
+            self.log(f"m{m.id} retires ({decision.reason}); desired {self.desired}")
+        elif math.isfinite(decision.recheck_in):
+            self.ask_retirement(m, self.now + max(decision.recheck_in, 1e-6))
 
     # --- events ----------------------------------------------------------------------------------------------
     def handle(self, kind: int, data) -> None:
         if kind == _UPLOAD:
             data.queued_at = self.now
             self.queue.append(data)
+            self.arrived.append(data)
             self.scale("upload")
             self.dispatch()
+            for m in self.machines:  # a new upload changes the prediction: a new session may be a small one
+                if m.state == "idle":
+                    self.ask_retirement(m, self.now)
         elif kind == _REQUEUE:
             job: _Job = data
             if job.attempts >= self.cfg.max_attempts:
@@ -269,12 +311,10 @@ class _Sim:
                 m.job.done_at = self.now
                 self.log(f"m{m.id} finished job {m.job.id}")
                 self.go_idle(m)
-        elif kind == _IDLE:
-            m, since = data
-            if m.state == "idle" and m.idle_since == since and not self.queue:
-                m.state, m.gone_at = "gone", self.now
-                self.desired -= 1  # terminate_instance_in_auto_scaling_group(ShouldDecrementDesiredCapacity=True)
-                self.log(f"m{m.id} retires after {self.cfg.idle_timeout_s:.0f}s idle; desired {self.desired}")
+        elif kind == _RETIRE_CHECK:
+            m, check = data
+            if m.state == "idle" and m.check == check:
+                self.retirement_check(m)
         elif kind == _DEATH:
             busy = [m for m in self.machines if m.state == "busy"]
             if not busy:
@@ -294,6 +334,8 @@ class _Sim:
         if cfg.order not in ORDERS:
             raise ValueError(f"unknown job order {cfg.order!r}; known: {', '.join(ORDERS)}")
         self.pool = cfg.warm_pool
+        self.retire_params = cfg.retirement_params()
+        self.arrived: list[_Job] = []
         jobs, files = self.make_jobs()
         for job in jobs:
             self.at(job.arrival, _UPLOAD, job)

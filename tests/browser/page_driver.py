@@ -9,8 +9,9 @@ from gpu_worker.result import TranscriptResult, Word
 
 
 def write_page(result: TranscriptResult, directory: Path, title: str = "interview take 1", **options) -> Path:
+    """The page as the worker writes it, into directory/page.html."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{title}.html"
+    path = directory / "page.html"
     write_html(result, path, options, title)
     return path
 

@@ -627,7 +627,8 @@
       matches.push([wordOfOffset(at), wordOfOffset(at + query.length - 1)]);
     }
     for (const [a, b] of matches) for (let k = a; k <= b; k++) flat[k].el.classList.add("match");
-    $("search-count").textContent = matches.length ? `${matches.length} matches` : "no matches";
+    const n = matches.length;
+    $("search-count").textContent = n ? `${n} match${n === 1 ? "" : "es"}` : "no matches";
   }
 
   function gotoMatch(step) {

@@ -1,0 +1,418 @@
+"""Real labelled speech for diarization: fetched from PyPI with pinned checksums, split into DEV and TEST.
+
+    .venv/bin/python benchmarks/real_speech.py          # fetch into .cache/real-speech (what `make real-speech` runs)
+
+Sources (two source archives from PyPI, each pinned by version and sha256; every file taken from them is checked
+against benchmarks/real_speech.sha256; nothing is committed, the cache is rebuilt from PyPI where it is missing):
+- pyannote.audio 4.0.7 (MIT; sdist): `sample.wav` + `sample.rttm`, a real two-person phone call of 30 s (the same
+  bytes as the wheel's pyannote/audio/sample/), and `tests/data`: fourteen 30 s excerpts of the AMI Meeting Corpus
+  (CC BY 4.0) with `debug.{train,development,test}.{rttm,uem,lst}`; 1–4 speakers, overlap annotated.
+- speakerbox 1.2.0 (MIT; sdist): `speakerbox/tests/data/diarized.zip`, 75 clips of single speakers from five Seattle
+  City Council meetings (public meeting recordings), sorted by speaker by hand: 9 council members, 3 men (lewis,
+  pedersen, strauss) and 6 women, 110–160 s each, 16 kHz mono. Dialogs with 2–4 speakers are built from them below,
+  with known turns (see `build_dialog`), including three men and four women.
+
+The split is fixed here, never chosen by results:
+- DEV (every threshold, window and method choice): AMI train + development, dialogs built from the clips of meetings
+  01e7f8bb1c03, 2cdf68ae3c2c and 9f55f22d8e61.
+- TEST (only reported, and asserted by tests/worker/test_real_speech.py): AMI test, sample.wav, dialogs built from
+  meetings 9f581faa5ece and 6d6702d7b820 (other recordings of the same council members: the speakers recur, the
+  audio does not).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import sys
+import tarfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("SCRIBEFLEET_REAL_SPEECH_CACHE", ROOT / ".cache" / "real-speech"))
+MANIFEST = Path(__file__).with_name("real_speech.sha256")
+SAMPLE_RATE = 16000
+DEV, TEST = "dev", "test"
+
+
+@dataclass(frozen=True)
+class Archive:
+    name: str
+    url: str
+    sha256: str
+    members: tuple[str, ...]  # paths inside the archive that are kept, relative to its top folder
+
+
+ARCHIVES = (
+    Archive(
+        "pyannote-audio-4.0.7",
+        "https://files.pythonhosted.org/packages/6d/d7/03b1d00d431c7be1d98635fefb99c2da64d9b84b4b8a06d5302666a96c88/"
+        "pyannote_audio-4.0.7.tar.gz",
+        "3a903dfb5ca711d134cc2522561c9158b186836f5d62e8a57c46c6648e8a8229",
+        ("src/pyannote/audio/sample/", "tests/data/", "LICENSE"),
+    ),
+    Archive(
+        "speakerbox-1.2.0",
+        "https://files.pythonhosted.org/packages/64/07/e1fd9ad7cd9eea632d4f04a3f143f16ae59ddafe78c298e2f7d3db2f5dcb/"
+        "speakerbox-1.2.0.tar.gz",
+        "08da93c037108369cd1ac3aca6f418152f897aadd7137836826b312113161316",
+        ("speakerbox/tests/data/diarized.zip", "LICENSE"),
+    ),
+)
+AMI_SPLITS = {"train": DEV, "development": DEV, "test": TEST}
+MEETING_SPLITS = {"01e7f8bb1c03": DEV, "2cdf68ae3c2c": DEV, "9f55f22d8e61": DEV, "9f581faa5ece": TEST, "6d6702d7b820": TEST}
+MEN = ("lewis", "pedersen", "strauss")
+
+
+# ------------------------------------------------------------------------------------------------ fetch
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest() -> dict[str, str]:
+    """relative path in the cache → sha256, from benchmarks/real_speech.sha256 (sha256sum format)."""
+    out = {}
+    for line in MANIFEST.read_text().splitlines():
+        if line.strip():
+            digest, path = line.split(maxsplit=1)
+            out[path.lstrip("*")] = digest
+    return out
+
+
+def _download(archive: Archive) -> bytes:
+    log.info("downloading %s", archive.url)
+    with urllib.request.urlopen(archive.url, timeout=300) as response:
+        data = response.read()
+    if _sha256(data) != archive.sha256:
+        raise RuntimeError(f"{archive.name}: sha256 {_sha256(data)} != pinned {archive.sha256}")
+    return data
+
+
+def _extract(archive: Archive, data: bytes, cache: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in tar.getmembers():
+            inner = member.name.split("/", 1)[1] if "/" in member.name else ""
+            if not member.isfile() or not any(inner == m or (m.endswith("/") and inner.startswith(m)) for m in archive.members):
+                continue
+            target = cache / archive.name / inner
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
+    zipped = cache / archive.name / "speakerbox/tests/data/diarized.zip"
+    if zipped.exists():
+        with zipfile.ZipFile(zipped) as z:
+            for name in z.namelist():
+                if name.endswith(".wav"):
+                    target = cache / archive.name / "diarized" / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(z.read(name))
+
+
+def verify(cache: Path = CACHE) -> list[str]:
+    """Paths of the manifest that are missing or differ in the cache (empty when all is in place)."""
+    bad = []
+    for path, digest in manifest().items():
+        file = cache / path
+        if not file.is_file() or _sha256(file.read_bytes()) != digest:
+            bad.append(path)
+    return bad
+
+
+def fetch(cache: Path = CACHE) -> Path:
+    """Make the cache complete and verified; downloads only the archives whose files are missing or differ."""
+    bad = verify(cache)
+    for archive in ARCHIVES:
+        if any(p.startswith(archive.name + "/") for p in bad):
+            _extract(archive, _download(archive), cache)
+    bad = verify(cache)
+    if bad:
+        raise RuntimeError(f"real speech cache {cache}: {len(bad)} files fail their sha256, e.g. {bad[:3]}")
+    return cache
+
+
+def available(cache: Path = CACHE) -> bool:
+    return MANIFEST.exists() and not verify(cache)
+
+
+# ------------------------------------------------------------------------------------------------ recordings
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: float
+    end: float
+    speaker: str
+
+
+@dataclass
+class Recording:
+    name: str
+    split: str
+    kind: str  # "phone call", "AMI meeting", "council dialog"
+    audio: np.ndarray  # float32, 16 kHz mono
+    turns: list[Turn]  # reference; may overlap
+    uem: tuple[float, float]  # scored region
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({t.speaker for t in self.turns})
+
+
+def read_wav(path: Path) -> np.ndarray:
+    import soundfile
+
+    audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"{path}: {rate} Hz, expected {SAMPLE_RATE}")
+    return np.ascontiguousarray(audio.mean(axis=1))
+
+
+def read_rttm(path: Path) -> dict[str, list[Turn]]:
+    out: dict[str, list[Turn]] = {}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if f and f[0] == "SPEAKER":
+            start, length = float(f[3]), float(f[4])
+            out.setdefault(f[1], []).append(Turn(start, start + length, f[7]))
+    return out
+
+
+def read_uem(path: Path) -> dict[str, tuple[float, float]]:
+    return {f[0]: (float(f[2]), float(f[3])) for f in (line.split() for line in path.read_text().splitlines()) if f}
+
+
+def sample_call(cache: Path = CACHE) -> Recording:
+    folder = cache / "pyannote-audio-4.0.7/src/pyannote/audio/sample"
+    audio = read_wav(folder / "sample.wav")
+    turns = read_rttm(folder / "sample.rttm")["sample"]
+    return Recording("sample.wav", TEST, "phone call", audio, turns, (0.0, len(audio) / SAMPLE_RATE))
+
+
+def ami_excerpts(split: str, cache: Path = CACHE) -> list[Recording]:
+    folder = cache / "pyannote-audio-4.0.7/tests/data"
+    out = []
+    for subset, which in AMI_SPLITS.items():
+        if which != split:
+            continue
+        rttm, uem = read_rttm(folder / f"debug.{subset}.rttm"), read_uem(folder / f"debug.{subset}.uem")
+        for uri in (folder / f"debug.{subset}.lst").read_text().split():
+            key = uri.replace("ñ", "n")  # trñ00.wav is annotated as trn00 (pyannote tests a non-ASCII file name)
+            out.append(Recording(f"AMI {key}", split, "AMI meeting", read_wav(folder / f"{uri}.wav"), rttm[key], uem[key]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ dialogs
+
+
+def speech_runs(audio: np.ndarray, min_pause: float = 0.3, min_run: float = 0.2) -> list[tuple[float, float]]:
+    """Where a single-speaker clip has speech: 30 ms frames louder than halfway (in dB) between the clip's noise
+    floor (5th percentile frame energy) and its loud level (95th percentile), pauses shorter than `min_pause`
+    bridged, runs shorter than `min_run` dropped.
+
+    An energy gate, not a neural VAD, so that the reference does not come from a model the diarizers also use;
+    the clips are close-talk meeting audio, 30–40 dB above their noise floor, where such a gate is reliable.
+    """
+    frame = int(0.03 * SAMPLE_RATE)
+    n = len(audio) // frame
+    if n == 0:
+        return []
+    energy = 10 * np.log10(np.mean(audio[: n * frame].reshape(n, frame) ** 2, axis=1) + 1e-12)
+    floor, loud = np.percentile(energy, [5, 95])
+    active = energy > 0.5 * (floor + loud)
+    runs: list[list[float]] = []
+    for i, on in enumerate(active):
+        t = i * frame / SAMPLE_RATE
+        if on and runs and t - runs[-1][1] < min_pause:
+            runs[-1][1] = t + frame / SAMPLE_RATE
+        elif on:
+            runs.append([t, t + frame / SAMPLE_RATE])
+    return [(s, e) for s, e in runs if e - s >= min_run]
+
+
+@dataclass(frozen=True)
+class DialogSpec:
+    name: str
+    split: str
+    speakers: tuple[str, ...]
+    seed: int
+    length: float = 60.0  # seconds of speech, roughly
+
+
+DIALOGS = (
+    # DEV: every choice is made on these (and AMI train + development)
+    DialogSpec("dev 2 m+f", DEV, ("lewis", "mosqueda"), 1),
+    DialogSpec("dev 2 f+f", DEV, ("gonzalez", "morales"), 2),
+    DialogSpec("dev 2 m+m", DEV, ("pedersen", "strauss"), 3),
+    DialogSpec("dev 3 m+m+m", DEV, ("lewis", "pedersen", "strauss"), 4),
+    DialogSpec("dev 3 f+f+f", DEV, ("herbold", "sawant", "mosqueda"), 5),
+    DialogSpec("dev 3 m+f+f", DEV, ("strauss", "juarez", "herbold"), 6),
+    DialogSpec("dev 4 f+f+f+f", DEV, ("gonzalez", "herbold", "juarez", "morales"), 7, 80.0),
+    DialogSpec("dev 4 m+m+f+f", DEV, ("lewis", "pedersen", "juarez", "sawant"), 8, 80.0),
+    # TEST: only ever reported
+    DialogSpec("test 2 m+f", TEST, ("strauss", "gonzalez"), 11),
+    DialogSpec("test 2 f+f", TEST, ("herbold", "juarez"), 12),
+    DialogSpec("test 2 m+m", TEST, ("lewis", "pedersen"), 13),
+    DialogSpec("test 2 m+f b", TEST, ("pedersen", "sawant"), 14),
+    DialogSpec("test 3 m+m+m", TEST, ("lewis", "pedersen", "strauss"), 15),
+    DialogSpec("test 3 f+f+f", TEST, ("morales", "mosqueda", "sawant"), 16),
+    DialogSpec("test 3 m+f+f", TEST, ("lewis", "gonzalez", "sawant"), 17),
+    DialogSpec("test 4 f+f+f+f", TEST, ("gonzalez", "herbold", "juarez", "mosqueda"), 18, 80.0),
+    DialogSpec("test 4 m+m+f+f", TEST, ("pedersen", "strauss", "morales", "sawant"), 19, 80.0),
+    DialogSpec("test 4 m+m+m+f", TEST, ("lewis", "pedersen", "strauss", "herbold"), 20, 80.0),
+)
+
+
+@dataclass
+class Phrase:
+    audio: np.ndarray
+    runs: list[tuple[float, float]]  # speech inside the phrase, seconds from its start
+
+
+def speaker_phrases(speaker: str, split: str, cache: Path = CACHE) -> list[Phrase]:
+    """The speaker's clips of that split's meetings, cut at pauses ≥ 0.3 s into phrases, at a common speech level."""
+    root = cache / "speakerbox-1.2.0/diarized"
+    phrases = []
+    for meeting, which in MEETING_SPLITS.items():
+        if which != split:
+            continue
+        for clip in sorted((root / meeting / speaker).glob("*.wav"), key=lambda p: int(p.stem.split("-")[0])):
+            audio = read_wav(clip)
+            runs = speech_runs(audio)
+            if not runs:
+                continue
+            level = np.sqrt(np.mean(np.concatenate([audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in runs]) ** 2))
+            audio = audio * (0.05 / max(level, 1e-6))  # −26 dBFS speech: loudness is no speaker cue
+            for s, e in runs:
+                a, b = int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)
+                phrases.append(Phrase(audio[a:b], [(0.0, (b - a) / SAMPLE_RATE)]))
+    return phrases
+
+
+def build_dialog(spec: DialogSpec, cache: Path = CACHE) -> Recording:
+    """Turns of 1–4 phrases (about 1.5–8 s) by speakers in random order (never the same twice in a row), 0.2–0.8 s
+    gaps of a −60 dBFS noise floor between turns, no overlap. Each speaker's phrases are used in recorded order from
+    a seeded offset. The reference is each phrase's speech run; the pauses between phrases are non-speech."""
+    rng = np.random.default_rng(spec.seed)
+    pools = {s: speaker_phrases(s, spec.split, cache) for s in spec.speakers}
+    cursor = {s: int(rng.integers(len(p))) for s, p in pools.items()}
+    pieces: list[np.ndarray] = []
+    turns: list[Turn] = []
+    t, previous, spoken = 0.0, None, 0.0
+    order: list[str] = list(rng.permutation(spec.speakers))  # everyone speaks early
+    while spoken < spec.length or order:
+        if order:
+            speaker = order.pop(0)
+        else:
+            speaker = str(rng.choice([s for s in spec.speakers if s != previous]))
+        gap = float(rng.uniform(0.2, 0.8))
+        pieces.append((1e-3 * rng.standard_normal(int(gap * SAMPLE_RATE))).astype(np.float32))
+        t += gap
+        target = float(rng.uniform(1.5, 8.0))
+        took = 0.0
+        while took < target:
+            pool = pools[speaker]
+            phrase = pool[cursor[speaker] % len(pool)]
+            cursor[speaker] += 1
+            if took > 0:  # a pause inside the turn, shorter than the gaps between turns
+                pause = float(rng.uniform(0.3, 0.5))
+                pieces.append((1e-3 * rng.standard_normal(int(pause * SAMPLE_RATE))).astype(np.float32))
+                t += pause
+            for s, e in phrase.runs:
+                turns.append(Turn(round(t + s, 3), round(t + e, 3), speaker))
+            pieces.append(phrase.audio.astype(np.float32))
+            length = len(phrase.audio) / SAMPLE_RATE
+            t += length
+            took += length
+            spoken += length
+        previous = speaker
+    tail = (1e-3 * rng.standard_normal(int(0.5 * SAMPLE_RATE))).astype(np.float32)
+    audio = np.concatenate(pieces + [tail])
+    return Recording(spec.name, spec.split, "council dialog", audio, turns, (0.0, len(audio) / SAMPLE_RATE))
+
+
+def recordings(split: str, cache: Path = CACHE) -> list[Recording]:
+    """Everything of one split: AMI excerpts, sample.wav (test), the council dialogs."""
+    out = ami_excerpts(split, cache)
+    if split == TEST:
+        out.append(sample_call(cache))
+    out += [build_dialog(spec, cache) for spec in DIALOGS if spec.split == split]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+
+@dataclass(frozen=True)
+class Score:
+    der: float
+    missed: float
+    false_alarm: float
+    confusion: float
+    found: int
+    reference: int
+
+
+COLLAR = 0.5  # pyannote.metrics collar: 0.5 s in total, ±0.25 s around each reference boundary
+
+
+def score(recording: Recording, turns, collar: float = COLLAR) -> Score:
+    """DER of hypothesis turns (anything with start/end/speaker) with pyannote.metrics; overlap scored."""
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    from pyannote.core import Annotation, Segment, Timeline
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference, hypothesis = Annotation(), Annotation()
+    for i, t in enumerate(recording.turns):
+        reference[Segment(t.start, t.end), i] = t.speaker
+    for i, t in enumerate(turns):
+        hypothesis[Segment(t.start, t.end), i] = t.speaker
+    metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
+    parts = metric(reference, hypothesis, uem=Timeline([Segment(*recording.uem)]), detailed=True)
+    total = max(parts["total"], 1e-9)
+    return Score(
+        parts["diarization error rate"],
+        parts["missed detection"] / total,
+        parts["false alarm"] / total,
+        parts["confusion"] / total,
+        len({t.speaker for t in turns}),
+        len(recording.speakers),
+    )
+
+
+def write_manifest(cache: Path = CACHE) -> None:
+    """Record the sha256 of every file kept in the cache (run once when a source is added or pinned anew)."""
+    lines = []
+    for archive in ARCHIVES:
+        for file in sorted((cache / archive.name).rglob("*")):
+            if file.is_file():
+                lines.append(f"{_sha256(file.read_bytes())}  {file.relative_to(cache).as_posix()}")
+    MANIFEST.write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if "--write-manifest" in sys.argv:
+        for archive in ARCHIVES:
+            _extract(archive, _download(archive), CACHE)
+        write_manifest(CACHE)
+        print(f"wrote {MANIFEST}")
+        return
+    fetch(CACHE)
+    print(f"real speech in {CACHE}: {len(manifest())} files, sha256 verified")
+
+
+if __name__ == "__main__":
+    main()

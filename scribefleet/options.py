@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import jsonschema
 
+from scribefleet import schemas
 from scribefleet.contract import ErrorCode, ScribefleetError
 
 DEFAULT_FORMATS = ["txt", "srt", "vtt", "json", "tsv", "docx", "edl"]
@@ -18,7 +20,8 @@ WHISPER_LANGUAGES = frozenset(
     "sd si sk sl sn so sq sr su sv sw ta te tg th tk tl tr tt uk ur uz vi yi yo zh yue".split()
 )
 _INTS = ("speakers", "min_speakers", "max_speakers", "max_line_chars", "max_lines")
-_LISTS = ("formats", "speaker_names")
+_LISTS = ("formats", "speaker_names", "terms")
+_FLOATS = ("low_confidence",)
 
 
 @cache
@@ -32,6 +35,16 @@ def _coerce(name: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"option {name!r} must be a whole number, got {raw!r}")
+    if name == "vocabulary":  # the probe adds it from the user's settings file; metadata cannot carry rules
+        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, "vocabulary is not an upload option: put it in settings/<userId>/vocabulary.json")
+    if name in _FLOATS:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):  # "nan" parses, and passes every minimum/maximum check
+            raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"option {name!r} must be a number, got {raw!r}")
+        return value
     if name == "frame_rate":
         try:
             return float(raw) if "." in raw else int(raw)
@@ -56,7 +69,8 @@ def parse_options(metadata: dict[str, str]) -> dict[str, Any]:
 
 
 def validate_options(options: dict[str, Any]) -> dict[str, Any]:
-    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(options), key=lambda e: list(e.path))
+    validator = jsonschema.Draft202012Validator(schema(), registry=schemas.registry())  # options $ref vocabulary
+    errors = sorted(validator.iter_errors(options), key=lambda e: list(e.path))
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.path) or "options"

@@ -235,4 +235,18 @@ def test_cli_prints_the_hand_checked_case(capsys) -> None:
                           "--idle-timeout", "60"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "| seed   | fifo  | 1:40.0" in out and "1.250" in out and "2 files" in out
+    assert "| seed   | fifo  | fixed 60 s | 1:40.0" in out and "1.250" in out and "2 files" in out
+
+
+def test_cli_compares_retirement_rules_over_random_draws(capsys) -> None:
+    code = simulate_main(["--workload", "burst", "--policy", "planned", "--order", "aged", "--retirement", "cost",
+                          "fixed:600", "--draws", "2"])
+    out = capsys.readouterr().out
+    assert code == 0
+    fixed = simulate(make_workload("burst"), SimConfig(policy="planned", order="aged", retirement="fixed"))
+    assert "| fixed 600 s | 20:30.1" in out and f"{fixed.machine_minutes:.1f}" in out
+    draws = [simulate(make_workload("burst", s), SimConfig(policy="planned", order="aged")) for s in (1, 2)]
+    mean = (draws[0].machine_minutes + draws[1].machine_minutes) / 2
+    worst = max(d.machine_minutes for d in draws)
+    assert "2 random draws of the burst workload" in out
+    assert "| cost        | 2     |" in out and f"| {mean:.1f} " in out and f"| {worst:.1f} " in out

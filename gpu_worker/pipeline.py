@@ -16,9 +16,11 @@ import numpy as np
 from gpu_worker.config import WorkerConfig
 from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
 from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
+from gpu_worker.replacements import apply_rules
 from gpu_worker.result import SpeakerTurn, TranscriptResult
 from gpu_worker.transcription import Transcriber, resolve_device
 from scribefleet.contract import Stage
+from scribefleet.vocabulary import compile_rules, job_terms
 
 if TYPE_CHECKING:
     from gpu_worker.diarization import Diarizer
@@ -76,7 +78,7 @@ class Pipeline:
 
     def run(self, audio_path: str | os.PathLike, options: dict | None = None, progress: Progress | None = None) -> TranscriptResult:
         """Options as validated by scribefleet.options: language, speakers / min_speakers / max_speakers,
-        hotwords, initial_prompt, speaker_names (the rest concern the format writers)."""
+        hotwords, initial_prompt, speaker_names, task, terms and vocabulary (the rest concern the format writers)."""
         options = options or {}
         reporter, timings = _Reporter(progress), {}
         started = clock = time.perf_counter()
@@ -88,6 +90,9 @@ class Pipeline:
             clock = now
 
         self.transcriber.check_language(options.get("language"))  # before spending minutes on the audio
+        task = self.transcriber.check_task(options.get("task"))
+        rules = compile_rules(options.get("vocabulary"))
+        terms = job_terms(options)
         reporter.step("decode")(0.0)
         audio = decode_audio(audio_path, max_seconds=self.config.max_audio_seconds, timeout=self.config.decode_timeout)
         reporter.step("decode")(1.0)
@@ -100,14 +105,15 @@ class Pipeline:
         words, language = self.transcriber.transcribe(
             audio,
             language=options.get("language"),
-            hotwords=options.get("hotwords"),
+            hotwords=", ".join(filter(None, [*terms, options.get("hotwords")])),
             initial_prompt=options.get("initial_prompt"),
             progress=reporter.step("transcribe"),
+            task=task,
         )
         lap("transcribe")
 
         words, labels = relabel_by_appearance(assign_speakers(words, turns))
-        segments = group_segments(words)
+        segments, rule_reports = apply_rules(group_segments(words), rules)  # before any format sees the words
         reporter.step("merge")(1.0)
         lap("merge")
         timings["total"] = round(time.perf_counter() - started, 3)
@@ -124,6 +130,8 @@ class Pipeline:
             model=self.transcriber.name,
             diarizer=getattr(self.diarizer, "name", type(self.diarizer).__name__),
             timings=timings,
+            task=task,
+            vocabulary={"terms": terms, "rules": [r.to_dict() for r in rule_reports]} if terms or rules else {},
         )
 
     def _diarize(self, audio: np.ndarray, options: dict, progress: Callable[[float], None]) -> list[SpeakerTurn]:

@@ -42,6 +42,13 @@ class TranscriptResult:
     model: str = ""
     diarizer: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # stage → seconds
+    task: str = "transcribe"  # or "translate": the words are then English, `language` is still the one spoken
+    vocabulary: dict[str, Any] = field(default_factory=dict)  # terms given to the model, rules and what each replaced
+
+    @property
+    def text_language(self) -> str:
+        """The language the words are written in."""
+        return "en" if self.task == "translate" else self.language
 
     def speaker_display(self, label: str | None) -> str:
         if label is None:

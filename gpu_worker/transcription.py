@@ -92,6 +92,16 @@ class Transcriber:
             )
         return language
 
+    def check_task(self, task: str | None) -> str:
+        """'transcribe' (default) or 'translate'; InvalidOptions if this model cannot translate."""
+        task = task or "transcribe"
+        if task == "translate" and not self.multilingual:
+            # faster-whisper ignores the task on an English-only model: the output would claim a translation it is not.
+            raise ScribefleetError(
+                ErrorCode.INVALID_OPTIONS, f"the model {self.name} is English-only; it cannot translate (task 'translate')"
+            )
+        return task
+
     def transcribe(
         self,
         audio: np.ndarray,
@@ -99,14 +109,17 @@ class Transcriber:
         hotwords: str | None = None,
         initial_prompt: str | None = None,
         progress: Callable[[float], None] | None = None,
+        task: str | None = None,
     ) -> tuple[list[Word], str]:
         """Float32 16 kHz mono → (words with timestamps, language code). `language` None or 'auto' detects it.
 
+        `task` 'translate' writes English words whatever the language spoken (whisper's own translation).
         `progress` gets the fraction of the audio transcribed (end of the last segment / duration); it may raise
         to abandon the work.
         """
         language = self.check_language(language)
         kwargs = dict(
+            task=self.check_task(task),
             language=language,
             hotwords=hotwords or None,
             initial_prompt=initial_prompt or None,

@@ -49,6 +49,36 @@ def segment_text(segment: Segment) -> str:
     return clean(segment.text) or clean("".join(w.text for w in segment.words))
 
 
+# Words the model was less sure of than this probability are marked for an editor to listen to again (docx shading).
+# Per job: the `low_confidence` option. 0.5 is where whisper's word probability says "more likely wrong than right".
+DEFAULT_LOW_CONFIDENCE = 0.5
+
+
+def low_confidence(options: dict) -> float:
+    value = options.get("low_confidence")
+    return DEFAULT_LOW_CONFIDENCE if value is None else float(value)
+
+
+def confidence_tokens(segment: Segment) -> list[tuple[str, float | None]]:
+    """segment_text's whitespace-separated words, each with the lowest probability of the model's words it is made
+    of (a word written without a leading space, like "'s", belongs to the one before it). None for every word when
+    the segment has no word timings or its text no longer reads as its words."""
+    tokens: list[list] = []
+    for word in segment.words:
+        parts = clean(word.text).split(" ")
+        if not parts[0]:
+            continue
+        for k, part in enumerate(parts):
+            if tokens and k == 0 and not word.text[:1].isspace():
+                tokens[-1] = [tokens[-1][0] + part, min(tokens[-1][1], word.probability)]
+            else:
+                tokens.append([part, word.probability])
+    text = segment_text(segment)
+    if " ".join(t for t, _ in tokens) != text:
+        return [(t, None) for t in text.split(" ") if t]
+    return [(t, float(p)) for t, p in tokens]
+
+
 @dataclass
 class Turn:
     """Consecutive segments of one speaker: one paragraph / script line / marker."""

@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gpu_worker.formats.common import clean, clock, segment_text, show_speakers, speaker_turns
+from gpu_worker.formats.common import clean, clock, confidence_tokens, segment_text, show_speakers, speaker_turns
 from gpu_worker.result import TranscriptResult
 
 JSON_FORMAT_VERSION = 1
-TSV_COLUMNS = ("start", "end", "speaker", "text")  # start/end in milliseconds, like whisper's own tsv
+# start/end in milliseconds, like whisper's own tsv; word_probabilities: one per word of text (split at spaces),
+# two decimals, empty when the segment has no word-level result
+TSV_COLUMNS = ("start", "end", "speaker", "text", "word_probabilities")
 
 
 def write_txt(result: TranscriptResult, path: Path, options: dict[str, Any], title: str = "") -> None:
@@ -29,7 +31,9 @@ def write_tsv(result: TranscriptResult, path: Path, options: dict[str, Any], tit
             text = segment_text(s)
             if text:
                 speaker = clean(result.speaker_display(s.speaker)) if labelled else ""
-                writer.writerow((round(s.start * 1000), round(s.end * 1000), speaker, text))
+                probabilities = [p for _, p in confidence_tokens(s)]
+                column = " ".join(f"{p:.2f}" for p in probabilities) if None not in probabilities else ""
+                writer.writerow((round(s.start * 1000), round(s.end * 1000), speaker, text, column))
 
 
 def write_json(result: TranscriptResult, path: Path, options: dict[str, Any], title: str = "") -> None:

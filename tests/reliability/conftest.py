@@ -56,7 +56,10 @@ class StubTranscriber:
     def check_language(self, language):
         return language
 
-    def transcribe(self, audio, language=None, hotwords=None, initial_prompt=None, progress=None):
+    def check_task(self, task):
+        return task or "transcribe"
+
+    def transcribe(self, audio, language=None, hotwords=None, initial_prompt=None, progress=None, task=None):
         if progress:
             progress(0.5)
         seconds = max(1, int(len(audio) / SAMPLE_RATE))

@@ -250,13 +250,14 @@ def test_txt_has_one_labelled_paragraph_per_turn(interview, tmp_path):
 def test_tsv_rows_per_segment_in_milliseconds(interview, tmp_path):
     with write(interview, tmp_path, ["tsv"])["tsv"].open(encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    assert rows[0] == ["start", "end", "speaker", "text"]
+    assert rows[0] == ["start", "end", "speaker", "text", "word_probabilities"]
     assert len(rows) - 1 == len(interview.segments)
     for row, seg in zip(rows[1:], interview.segments):
-        assert len(row) == 4
+        assert len(row) == 5
         assert (int(row[0]), int(row[1])) == (round(seg.start * 1000), round(seg.end * 1000))
         assert row[2] == interview.speaker_display(seg.speaker)
         assert row[3] == seg.text.strip()
+        assert [float(p) for p in row[4].split(" ")] == [w.probability for w in seg.words]
 
 
 def test_json_is_the_full_result_with_a_version(interview, tmp_path):
@@ -381,7 +382,7 @@ def test_empty_transcript_gives_valid_empty_files(tmp_path):
     assert list(srt.parse(paths["srt"].read_text())) == []
     assert webvtt.read(str(paths["vtt"])).captions == []
     assert len(pysubs2.load(str(paths["vtt"]), format_="vtt")) == 0
-    assert paths["tsv"].read_text().splitlines() == ["start\tend\tspeaker\ttext"]
+    assert paths["tsv"].read_text().splitlines() == ["start\tend\tspeaker\ttext\tword_probabilities"]
     data = json.loads(paths["json"].read_text())
     assert data.pop("format_version") == 1 and TranscriptResult.from_dict(data) == result
     assert "No speech was detected." in [p.text for p in docx.Document(str(paths["docx"])).paragraphs]

@@ -725,7 +725,12 @@
   const params = new URLSearchParams(location.search);
   const fragment = new URLSearchParams(location.hash.slice(1)); // a presigned page URL cannot take a query param
   const linked = params.get("media") || fragment.get("media");
-  if (linked) loadMedia(linked, decodeURIComponent(linked.split("?")[0].split("/").pop() || ""));
+  if (linked) {
+    const last = linked.split("?")[0].split("/").pop() || "";
+    let label = last;
+    try { label = decodeURIComponent(last); } catch (_) { /* a name that is not percent-encoded is shown as is */ }
+    loadMedia(linked, label);
+  }
   window.scribefleetPage = { words: flat.length, scriptMs: performance.now() - scriptStart, renderMs: null };
   // Ready after the first frame with the transcript on screen: what a person waits for when opening the file.
   requestAnimationFrame(() => setTimeout(() => {

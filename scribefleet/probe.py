@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from scribefleet.container_duration import header_duration
 from scribefleet.contract import MAX_AUDIO_SECONDS, ErrorCode, ScribefleetError, parse_event_key, parse_input_key
 from scribefleet.options import parse_options
+from scribefleet.vocabulary import with_user_vocabulary
 
 # An estimated duration may be somewhat off either way: the probe rejects it as too long only past this factor of
 # the limit and leaves the exact check to the worker's decoder, which stops at the limit whatever the headers said.
@@ -144,7 +145,7 @@ def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str
             raise ScribefleetError(
                 ErrorCode.FILE_TOO_LARGE, f"{parsed.file_name!r} is {size} bytes; the limit is {limits.max_file_bytes}"
             )
-        options = parse_options(head.get("Metadata", {}))
+        options = with_user_vocabulary(parse_options(head.get("Metadata", {})), s3, source["bucket"], parsed.user_id)
         reader = S3RangeFile(s3, source["bucket"], key, size, source.get("versionId", ""))
         seconds, container, estimated = header_duration(reader, size, parsed.file_name)
         if seconds > limits.max_audio_seconds * (ESTIMATE_REJECT_FACTOR if estimated else 1):

@@ -198,3 +198,30 @@ def test_the_upload_rule_starts_jobs_for_uploads_only_not_for_settings():
         assert not matcher.matches_event(object_created("settings/me/vocabulary.json"))
     # and were such an event delivered anyway, StartJob would not read it as an upload of a user's media
     assert UploadedObject.from_eventbridge(object_created("settings/me/vocabulary.json")["detail"]).key.startswith("settings/")
+
+
+# ---------------------------------------------------------------- the probe: the job carries the vocabulary, or fails
+def probe_upload(s3):
+    from scribefleet.probe import Limits, probe_media
+    from tests.support.media import wav_bytes
+
+    version = s3.put_object(Bucket=BUCKET, Key="uploads/me/t1/talk.wav", Body=wav_bytes(2.0))["VersionId"]
+    return probe_media({"processId": "me-t1", "input": {"bucket": BUCKET, "key": "uploads/me/t1/talk.wav",
+                                                         "versionId": version}}, s3, Limits())
+
+
+def test_the_probe_puts_the_users_vocabulary_into_the_jobs_options(s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=BUCKET, Key="settings/me/vocabulary.json", Body=json.dumps(GOOD).encode())
+    result = probe_upload(s3)
+    assert result["accepted"] and result["options"] == {"vocabulary": GOOD}
+
+
+def test_the_probe_fails_the_job_on_a_broken_vocabulary_naming_the_rule(s3):
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=BUCKET, Key="settings/me/vocabulary.json",
+                  Body=b'{"rules": [{"phrase": "ok", "replacement": "OK"}, {"pattern": "(x", "replacement": "y"}]}')
+    result = probe_upload(s3)
+    assert result == {"accepted": False, "error": {
+        "code": "InvalidOptions",
+        "message": "settings/me/vocabulary.json: rules[1].pattern: not a valid regular expression (missing ) at position 2)"}}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scribefleet.contract import ID_PATTERN, JobStatus, output_prefix, process_id
+from scribefleet_tools.redaction import history_event_text
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
 
@@ -302,9 +303,7 @@ def log_lines(target: Target, pid: str) -> list[tuple[str, str, str]]:
             executions.add(execution["executionArn"])
     for arn in executions:
         for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
-            details = {k: v for k, v in event.items() if k.endswith("EventDetails")}
-            text = json.dumps(next(iter(details.values()), {}), default=str)
-            text = re.sub(r'"(claimToken|workToken|taskToken)\\?"\s*:\s*\\?"[^"\\]*\\?"', r'"\1": "<redacted>"', text)
+            text = history_event_text(event)  # both task tokens redacted: they are credentials for the job
             lines.append((event["timestamp"].astimezone(timezone.utc).isoformat(timespec="milliseconds"), "state-machine", f"{event['type']} {text[:400]}"))
     if target.log_dir and target.log_dir.exists():
         for path in sorted(target.log_dir.glob("*.log")):
@@ -353,6 +352,15 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     print()
     print("\n".join(report.lines()))
     return 0 if all(j.status == JobStatus.COMPLETED for j in report.jobs) and len(report.jobs) == len(uploads) else 1
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Acceptance of a stack after deploy: one line per check, exit 1 if any fails (scribefleet_tools/verify.py)."""
+    from scribefleet_tools.verify import VerifySettings, main as verify
+
+    settings = VerifySettings(budget=args.budget, metric_wait=args.metric_wait, claim_wait=args.claim_wait,
+                              clip=Path(args.clip) if args.clip else None)
+    return verify(resolve_target(args), settings, say=lambda line: print(line, flush=True))
 
 
 def cmd_selfcheck(args: argparse.Namespace) -> int:
@@ -439,6 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--regression-seconds", type=float, default=30.0, help="audio length of the regression file")
     _target_options(load)
     load.set_defaults(func=cmd_loadtest)
+
+    verify = commands.add_parser("verify", help="after deploy: good file, bad file, heartbeat loss, no leaked tokens, alarms/dashboard/AMI")
+    verify.add_argument("--budget", type=float, default=300.0, help="seconds the good file may take, upload to COMPLETED (default 300)")
+    verify.add_argument("--clip", help="audio/video file to use as the good file (default: a generated two-voice clip)")
+    verify.add_argument("--claim-wait", type=float, default=120.0, help="seconds to wait for the heartbeat test job on the queue")
+    verify.add_argument("--metric-wait", type=float, default=420.0, help="seconds to wait for the HeartbeatTimeouts metric (deployed stacks)")
+    _target_options(verify)
+    verify.set_defaults(func=cmd_verify)
 
     check = commands.add_parser("selfcheck", help="run the fault, bad-input and security suites; one line a category")
     check.set_defaults(func=cmd_selfcheck)

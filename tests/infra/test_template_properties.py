@@ -230,7 +230,8 @@ def test_layer_ships_shared_package_and_pinned_deps(resources):
     assert (link / "contract.py").is_file() and (link / "schemas/options.schema.json").is_file()
     pins = [l.strip() for l in (ROOT / "layers/common/requirements.txt").read_text().splitlines()
             if l.strip() and not l.startswith("#")]
-    assert pins == ["aws-lambda-powertools[tracer]==3.37.0", "jsonschema==4.26.0", "mutagen==1.48.1"]
+    assert {p.split("==")[0] for p in pins} >= {"aws-lambda-powertools[tracer]", "jsonschema", "mutagen"}
+    assert all("==" in p for p in pins), "the layer pins exact versions (sam build resolves them anew)"
     assert "-r layers/common/requirements.txt" in (ROOT / "requirements.txt").read_text(), \
         "the tests must run with what the layer ships (requirements.txt includes the layer's set)"
 

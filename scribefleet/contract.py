@@ -85,6 +85,7 @@ class JobField(StrEnum):
     PROGRESS = "progress"  # 0-100
     ATTEMPTS = "attempts"  # claims so far
     AUDIO_SECONDS = "audioSeconds"
+    DURATION_ESTIMATED = "durationEstimated"  # no header states the length: limits were budgeted for the longest file
     INPUT_BUCKET = "inputBucket"
     INPUT_KEY = "inputKey"
     INPUT_VERSION = "inputVersion"

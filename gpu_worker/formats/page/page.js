@@ -281,8 +281,9 @@
   function renderHeader() {
     $("title").textContent = data.title || "Transcript";
     const words = segments.reduce((n, s) => n + s.words.length, 0);
+    const thousands = String(words).replace(/\B(?=(\d{3})+$)/g, ","); // not toLocaleString: its ICU start-up is slow
     const meta = [["Duration", clock(data.duration)], ["Language", data.language || "unknown"],
-      ["Model", data.model || "unknown"], ["Words", words.toLocaleString("en")]];
+      ["Model", data.model || "unknown"], ["Words", thousands]];
     $("meta").innerHTML = meta.map(([k, v]) => `<div><dt>${k}</dt><dd>${escapeHtml(v)}</dd></div>`).join("");
     $("speakers").innerHTML = data.speakers.map((s) => `<li style="--c:${s.colour}"><span class="swatch" aria-hidden="true"></span>`
       + `${speakerButton(s.label, display(s.label))}</li>`).join("");

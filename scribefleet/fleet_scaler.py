@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 
-from boto3.dynamodb.conditions import Key
-
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, JobStatus
+from scribefleet.contract import JobStatus
+from scribefleet.job_queries import jobs_with_status
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 
 
@@ -19,11 +18,6 @@ def all_items(call, **kwargs) -> list[dict]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _jobs_with_status(table, index: str, status: JobStatus) -> list[dict]:
-    """Waiting or running jobs from the sparse ByStatus index (finished jobs carry no activeStatus)."""
-    return all_items(table.query, IndexName=index, KeyConditionExpression=Key(ACTIVE_STATUS_ATTRIBUTE).eq(str(status)))
 
 
 def count_lifecycle_states(states: list[str]) -> tuple[int, int, int]:
@@ -42,7 +36,7 @@ def count_lifecycle_states(states: list[str]) -> tuple[int, int, int]:
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:
     """Queue from the ByStatus index (a QUEUED job with a workerId is claimed: a busy worker), fleet from the ASG.
     Only InService instances count as ready; every Pending* one is still booting (count_lifecycle_states)."""
-    queue = queue_metrics(_jobs_with_status(table, index, JobStatus.QUEUED), _jobs_with_status(table, index, JobStatus.IN_PROGRESS))
+    queue = queue_metrics(jobs_with_status(table, JobStatus.QUEUED, index), jobs_with_status(table, JobStatus.IN_PROGRESS, index))
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
     in_service, booting, warm = count_lifecycle_states([i["LifecycleState"] for i in group["Instances"]])
     return FleetState(

@@ -1,26 +1,14 @@
 """ScaleFleet's reading of the world: the jobs table (as template.yaml defines it) and the Auto Scaling group."""
 from decimal import Decimal
-from pathlib import Path
 from types import SimpleNamespace
 
 import boto3
 import pytest
 from moto import mock_aws
-from samtranslator.yaml_helper import yaml_parse
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
 from scribefleet.fleet_scaler import count_lifecycle_states, read_fleet_state, scale_fleet
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-def jobs_table(dynamodb):
-    """The JobsTable of template.yaml: its key, attribute definitions and indexes."""
-    props = yaml_parse(TEMPLATE.read_text())["Resources"]["JobsTable"]["Properties"]
-    return dynamodb.create_table(
-        TableName="jobs", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
-    )
+from tests.support.jobs_table import create_jobs_table
 
 
 def active(item: dict) -> dict:
@@ -29,7 +17,7 @@ def active(item: dict) -> dict:
 
 
 def make_world(instances: int):
-    table = jobs_table(boto3.resource("dynamodb"))
+    table = create_jobs_table(boto3.resource("dynamodb"))
     ec2 = boto3.client("ec2")
     template = ec2.create_launch_template(LaunchTemplateName="w", LaunchTemplateData={"ImageId": "ami-12c6146b"})["LaunchTemplate"]
     autoscaling = boto3.client("autoscaling")

@@ -1,17 +1,14 @@
 """ReconcileJob's rule on the jobs table (moto): which ended executions close their job, and which leave it alone."""
 import json
-from pathlib import Path
 
 import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 from moto import mock_aws
-from samtranslator.yaml_helper import yaml_parse
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
 from scribefleet.reconcile import close_job, process_id_of
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+from tests.support.jobs_table import create_jobs_table
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:u1-t1-abc"
 JOB = {"processId": "u1-t1", "userId": "u1", "transcriptId": "t1", "fileName": "a.wav", "input": {"bucket": "in", "key": "uploads/u1/t1/a.wav"}}
@@ -24,11 +21,8 @@ def detail(status: str, **extra) -> dict:
 @pytest.fixture
 def table():
     """The JobsTable of template.yaml (key and indexes: index keys may not be empty strings)."""
-    props = yaml_parse(TEMPLATE.read_text())["Resources"]["JobsTable"]["Properties"]
     with mock_aws():
-        yield boto3.resource("dynamodb", region_name="us-east-1").create_table(
-            TableName="jobs", BillingMode="PAY_PER_REQUEST", AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"])
+        yield create_jobs_table(boto3.resource("dynamodb", region_name="us-east-1"))
 
 
 @pytest.mark.parametrize("status, code, words", [

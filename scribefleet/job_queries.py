@@ -1,0 +1,71 @@
+"""Reading jobs without scanning the table: one user's jobs, newest first, a page at a time (the ByUser index), and
+the jobs waiting or running now (the sparse ByStatus index). A table scan reads every job ever made; these read
+what is asked for, however long the service has been running."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX, JobStatus
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    jobs: list[dict[str, Any]]
+    next_key: dict[str, Any] | None  # pass back as `after` for the next page; None: there is none
+
+
+def user_jobs_page(table, user_id: str, *, page_size: int = PAGE_SIZE, after: dict[str, Any] | None = None,
+                   since: str | None = None) -> JobsPage:
+    """One page of a user's jobs, newest first (createdAt descending); `since` (ISO 8601) keeps only newer ones.
+
+    The index projects the fields a listing shows, never a task token (template.yaml, JobsTable)."""
+    condition = Key("userId").eq(user_id)
+    if since:
+        condition = condition & Key("createdAt").gte(since)
+    request: dict[str, Any] = {"IndexName": USER_INDEX, "KeyConditionExpression": condition, "ScanIndexForward": False,
+                               "Limit": page_size}
+    if after:
+        request["ExclusiveStartKey"] = after
+    page = table.query(**request)
+    return JobsPage(page["Items"], page.get("LastEvaluatedKey"))
+
+
+def user_jobs(table, user_id: str, *, limit: int | None = None, since: str | None = None,
+              page_size: int = PAGE_SIZE) -> Iterator[dict[str, Any]]:
+    """A user's jobs, newest first, fetched page by page as they are consumed; at most `limit`."""
+    after, served = None, 0
+    while True:
+        page = user_jobs_page(table, user_id, page_size=page_size if limit is None else min(page_size, limit - served),
+                              after=after, since=since)
+        for job in page.jobs:
+            yield job
+            served += 1
+            if limit is not None and served >= limit:
+                return
+        if page.next_key is None:
+            return
+        after = page.next_key
+
+
+def jobs_with_status(table, status: JobStatus, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
+    """Every job with this (active) status, all pages; a finished job is not in the index at all."""
+    request: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": Key(ACTIVE_STATUS_ATTRIBUTE).eq(str(status))}
+    jobs: list[dict[str, Any]] = []
+    while True:
+        page = table.query(**request)
+        jobs += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return jobs
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def active_jobs(table, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
+    """Every job waiting or running now, oldest first."""
+    jobs = jobs_with_status(table, JobStatus.QUEUED, index) + jobs_with_status(table, JobStatus.IN_PROGRESS, index)
+    return sorted(jobs, key=lambda job: str(job.get("createdAt", "")))

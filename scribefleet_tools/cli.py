@@ -12,61 +12,20 @@ CloudFormation stack (with --profile/--region); resource names always come from 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import secrets
 import signal
 import sys
 import threading
-import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
-from scribefleet.contract import ID_PATTERN, JobStatus, output_prefix, process_id
-from scribefleet_tools.redaction import history_event_text
+from rich.console import Console
 
-TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
-
-
-# ---- where the stack is -----------------------------------------------------------------------------------------
-@dataclass
-class Target:
-    outputs: dict[str, str]
-    stack_name: str
-    region: str
-    endpoint: str | None = None  # the local moto server
-    profile: str | None = None
-    log_dir: Path | None = None  # local worker logs
-
-    def session(self):
-        import boto3
-
-        if self.endpoint:
-            return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", aws_session_token="testing", region_name=self.region)
-        return boto3.Session(profile_name=self.profile, region_name=self.region)
-
-    def client(self, service: str):
-        return self.session().client(service, endpoint_url=self.endpoint)
-
-    def table(self):
-        return self.session().resource("dynamodb", endpoint_url=self.endpoint).Table(self.outputs["JobsTableName"])
-
-
-def resolve_target(args: argparse.Namespace) -> Target:
-    if getattr(args, "stack_name", None):
-        import boto3
-
-        session = boto3.Session(profile_name=args.profile, region_name=args.region)
-        stack = session.client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        return Target(outputs, args.stack_name, session.region_name, profile=args.profile)
-    from sam.stack import LocalInfo
-
-    info = LocalInfo.load(Path(args.home))
-    return Target(info.outputs, info.stack_name, info.region, endpoint=info.endpoint, log_dir=Path(info.log_dir))
+from scribefleet.contract import ID_PATTERN, JobStatus, process_id
+from scribefleet_tools.process_logs import log_lines
+from scribefleet_tools.status_view import show, take_snapshot, watch
+from scribefleet_tools.target import fetch_transcripts, job_item, resolve_target
 
 
 # ---- local up ---------------------------------------------------------------------------------------------------
@@ -138,90 +97,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 # ---- status / jobs ----------------------------------------------------------------------------------------------
-def all_jobs(target: Target) -> list[dict[str, Any]]:
-    from scribefleet.fleet_scaler import all_items
-
-    return sorted(all_items(target.table().scan, ConsistentRead=True), key=lambda j: str(j.get("createdAt", "")))
-
-
-def _when(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600}h{seconds % 3600 // 60:02d}"
-
-
-def bar(percent: float, width: int = 24) -> str:
-    filled = int(round(width * min(max(percent, 0), 100) / 100))
-    return "█" * filled + "░" * (width - filled)
-
-
-def job_line(job: dict[str, Any], now: datetime) -> str:
-    status, progress = str(job.get("status", "?")), float(job.get("progress", 0) or 0)
-    created, claimed, finished = _when(job.get("createdAt")), _when(job.get("claimedAt")), _when(job.get("finishedAt"))
-    elapsed = ((finished or now) - created).total_seconds() if created else None
-    eta = None
-    if status == JobStatus.IN_PROGRESS and claimed and 0 < progress < 100:
-        working = (now - claimed).total_seconds()
-        eta = working * (100 - progress) / progress
-    line = (f"{job['processId'][:36]:36} {status:11} {bar(progress)} {progress:5.1f}% {str(job.get('stage', '')):12} "
-            f"{str(job.get('workerId', '-'))[:19]:19} {_duration(elapsed):>6} eta {_duration(eta):>5}")
-    if status == JobStatus.FAILED and isinstance(job.get("error"), dict):
-        line += f"\n    {job['error'].get('code')}: {job['error'].get('message')}"
-    return line
-
-
-def fleet_summary(target: Target, jobs: list[dict[str, Any]]) -> str:
-    queued = [j for j in jobs if j.get("status") == JobStatus.QUEUED and not j.get("workerId")]
-    audio = sum(float(j.get("audioSeconds", 0) or 0) for j in queued)
-    attributes = target.client("sqs").get_queue_attributes(
-        QueueUrl=target.outputs["JobQueueUrl"], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    group = target.client("autoscaling").describe_auto_scaling_groups(
-        AutoScalingGroupNames=[target.outputs["WorkerAutoScalingGroupName"]]
-    )["AutoScalingGroups"][0]
-    in_service = sum(1 for i in group["Instances"] if i["LifecycleState"] == "InService")
-    counts = {s: sum(1 for j in jobs if j.get("status") == s) for s in JobStatus}
-    return (f"queue {attributes.get('ApproximateNumberOfMessages', '0')} waiting · queued jobs {len(queued)} ({_duration(audio)} audio) · "
-            f"fleet desired {group['DesiredCapacity']} / in service {in_service} (max {group['MaxSize']}) · "
-            + " ".join(f"{s.value.lower()} {n}" for s, n in counts.items()))
-
-
-def render_status(target: Target, user: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    jobs = [j for j in all_jobs(target) if user is None or j.get("userId") == user]
-    now = datetime.now(timezone.utc)
-    lines = [fleet_summary(target, jobs), ""]
-    lines += [job_line(j, now) for j in jobs] or ["no jobs yet: `scribefleet submit FILE --user U`"]
-    return "\n".join(lines), jobs
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     target = resolve_target(args)
+    console = Console()
+    source = lambda: take_snapshot(target, user=args.user)  # noqa: E731
     if not args.watch:
-        print(render_status(target, args.user)[0])
+        show(source(), console)
         return 0
-    interactive = sys.stdout.isatty()
     try:
-        while True:
-            text, jobs = render_status(target, args.user)
-            if interactive:
-                sys.stdout.write("\x1b[H\x1b[J")  # home + clear: redraw the bars in place
-            print(f"{datetime.now():%H:%M:%S}  {text}", flush=True)
-            if args.until_done and jobs and all(j.get("status") in TERMINAL for j in jobs):
-                return 0 if all(j.get("status") == JobStatus.COMPLETED for j in jobs) or not args.fail_on_failed else 1
-            time.sleep(args.interval)
+        last = watch(source, console, interval=args.interval, until_done=args.until_done)
     except KeyboardInterrupt:
         return 0
+    failed = any(job.status == JobStatus.FAILED for job in last.jobs)
+    return 1 if args.until_done and args.fail_on_failed and failed else 0
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -236,89 +124,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 # ---- fetch ------------------------------------------------------------------------------------------------------
-def job_item(target: Target, pid: str) -> dict[str, Any]:
-    item = target.table().get_item(Key={"processId": pid}, ConsistentRead=True).get("Item")
-    if not item:
-        raise SystemExit(f"no job {pid!r}")
-    return item
-
-
 def cmd_fetch(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     job = job_item(target, args.id)
     if job.get("status") != JobStatus.COMPLETED:
         print(f"{args.id} is {job.get('status')}; nothing to fetch" + (f" ({job['error'].get('message')})" if job.get("error") else ""), file=sys.stderr)
         return 1
-    s3, bucket = target.client("s3"), target.outputs["OutputBucketName"]
-    prefix = output_prefix(job["userId"], job["transcriptId"])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            destination = out / obj["Key"][len(prefix):]
-            s3.download_file(bucket, obj["Key"], str(destination))
-            print(destination)
+    for path in fetch_transcripts(target, job, Path(args.out)):
+        print(path)
     return 0
 
 
 # ---- logs -------------------------------------------------------------------------------------------------------
-def stack_resources(target: Target) -> dict[str, tuple[str, str]]:
-    cfn, resources, kwargs = target.client("cloudformation"), {}, {"StackName": target.stack_name}
-    while True:
-        page = cfn.list_stack_resources(**kwargs)
-        for r in page["StackResourceSummaries"]:
-            resources[r["LogicalResourceId"]] = (r["ResourceType"], r.get("PhysicalResourceId", ""))
-        if not page.get("NextToken"):
-            return resources
-        kwargs["NextToken"] = page["NextToken"]
-
-
-def _stamp(millis: float) -> str:
-    return datetime.fromtimestamp(millis / 1000, timezone.utc).isoformat(timespec="milliseconds")
-
-
-def log_lines(target: Target, pid: str) -> list[tuple[str, str, str]]:
-    """(timestamp, source, line) for one process id: Lambda log groups, execution history, worker logs."""
-    lines: list[tuple[str, str, str]] = []
-    logs = target.client("logs")
-    groups = [f"/aws/lambda/{physical}" for kind, physical in stack_resources(target).values() if kind == "AWS::Lambda::Function"]
-    if not target.endpoint:
-        groups += [target.outputs["WorkerLogGroups"].split()[-1]] if "WorkerLogGroups" in target.outputs else []
-    for group in groups:
-        try:
-            for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group, filterPattern=f'"{pid}"'):
-                for event in page["events"]:
-                    if pid in event["message"]:
-                        lines.append((_stamp(event["timestamp"]), group.rsplit("/", 1)[-1], event["message"].rstrip()))
-        except logs.exceptions.ResourceNotFoundException:
-            continue
-    sfn = target.client("stepfunctions")
-    try:
-        job = job_item(target, pid)
-    except SystemExit:
-        job = {}
-    executions = {job["executionArn"]} if job.get("executionArn") else set()
-    for execution in sfn.list_executions(stateMachineArn=target.outputs["StateMachineArn"], maxResults=1000)["executions"]:
-        if execution["name"].startswith(pid):
-            executions.add(execution["executionArn"])
-    for arn in executions:
-        for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
-            text = history_event_text(event)  # both task tokens redacted: they are credentials for the job
-            lines.append((event["timestamp"].astimezone(timezone.utc).isoformat(timespec="milliseconds"), "state-machine", f"{event['type']} {text[:400]}"))
-    if target.log_dir and target.log_dir.exists():
-        for path in sorted(target.log_dir.glob("*.log")):
-            for raw in path.read_text(errors="replace").splitlines():
-                if pid in raw:
-                    try:
-                        record = json.loads(raw)
-                        millis = record.get("_aws", {}).get("Timestamp")  # EMF metric lines
-                        stamp = _stamp(millis) if millis else str(record.get("timestamp", ""))
-                    except (ValueError, AttributeError):
-                        stamp = ""
-                    lines.append((stamp.replace(" ", "T").replace(",", "."), path.stem, raw))
-    return sorted(lines, key=lambda line: line[0])
-
-
 def cmd_logs(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     lines = log_lines(target, args.id)
@@ -434,7 +251,6 @@ def build_parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     demo = commands.add_parser("demo", help="local stack + a short multi-speaker sample, end to end, then shut down")
-    demo.add_argument("--keep", action="store_true", help="leave .scribefleet/demo files in place")
     demo.set_defaults(func=cmd_demo)
 
     load = commands.add_parser("loadtest", help="upload a workload and measure makespan/latency; --regression: 1 file within 5 min")
@@ -470,10 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit-time flush
+        return code
     except FileNotFoundError as missing:
         print(missing, file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (head, a pager) has all it wanted: stop quietly, with the status a tool killed by SIGPIPE has.
+        # stdout is pointed at /dev/null so that the exit-time flush of what is still buffered cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ READERS: dict[str, tuple[str, Callable[[bytes], int]]] = {
 
 # ---- the run -----------------------------------------------------------------------------------------------------
 class Verifier:
-    """Drives one verification against a scribefleet_tools.cli.Target (local or deployed)."""
+    """Drives one verification against a scribefleet_tools.target.Target (local or deployed)."""
 
     def __init__(self, target, settings: VerifySettings, say: Callable[[str], None] = print):
         self.target, self.settings, self.say = target, settings, say
@@ -357,7 +357,7 @@ class Verifier:
         leaks = [label for label, token in tokens.items() if token in item]
         self.record(Check("task tokens absent from the completed job item", not leaks, ", ".join(leaks) or "neither token present"))
 
-        from scribefleet_tools.cli import log_lines
+        from scribefleet_tools.process_logs import log_lines
 
         history = json.dumps([e for e in self.history(self.job(pid))], default=str)
         kept = [label for label, token in tokens.items() if token in history]
@@ -367,7 +367,7 @@ class Verifier:
                           ", ".join(f"{s} shown" for s in shown) or f"neither shown (the raw execution history holds: {', '.join(kept) or 'neither'})"))
 
     def log_groups(self) -> list[str]:
-        from scribefleet_tools.cli import stack_resources
+        from scribefleet_tools.process_logs import stack_resources
 
         groups = []
         for kind, physical in stack_resources(self.target).values():
@@ -388,7 +388,7 @@ class Verifier:
             return
 
     def check_resources(self) -> None:
-        from scribefleet_tools.cli import stack_resources
+        from scribefleet_tools.process_logs import stack_resources
 
         resources = stack_resources(self.target)
         alarms = sorted(physical for kind, physical in resources.values() if kind == "AWS::CloudWatch::Alarm")

@@ -45,7 +45,7 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def transcript_page(target: Any, pid: str, job: dict[str, Any]) -> TranscriptPage:
-    """The job's page and a link to its media, from the stack's buckets (target: scribefleet_tools.cli.Target)."""
+    """The job's page and a link to its media, from the stack's buckets (target: scribefleet_tools.target.Target)."""
     if job.get(JobField.STATUS) != JobStatus.COMPLETED:
         raise ViewError(f"{pid} is {job.get(JobField.STATUS)}: only a completed job has a transcript to view")
     s3 = target.client("s3")
@@ -119,7 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scribefleet_tools.cli import job_item, resolve_target
+    from scribefleet_tools.target import job_item, resolve_target
 
     target = resolve_target(args)
     try:

@@ -15,7 +15,7 @@ from moto.server import ThreadedMotoServer
 
 from gpu_worker.formats import write_formats
 from scribefleet.contract import JobField, JobStatus, output_prefix, output_stem
-from scribefleet_tools.cli import Target
+from scribefleet_tools.target import Target
 from scribefleet_tools.transcript_samples import FILM_INTERVIEW, FILM_NAMES, dialogue
 from scribefleet_tools.view import PageServer, ViewError, transcript_page
 from tests.browser.page_driver import export, flat_words, until

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from scribefleet_tools.cli import Target
 from scribefleet_tools.samples import DISTINCT_VOICES, have_espeak, make_dialog, round_robin_lines
+from scribefleet_tools.target import Target
 from tests.support.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[2]

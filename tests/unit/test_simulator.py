@@ -194,7 +194,7 @@ def test_goal_trickle_p95_clearly_below_the_seed_rule(runs) -> None:
     assert runs["ours-trickle"].machine_minutes <= runs["seed-trickle"].machine_minutes
 
 
-# --- issue 13: idle retirement that reasons about cost, against today's 600 s rule (ours: planned + aged) ---------
+# --- idle retirement that reasons about cost, against today's 600 s rule (ours: planned + aged) -------------------
 @pytest.fixture(scope="module")
 def retirement_runs() -> dict[tuple[str, str], object]:
     rules = {"cost": dict(retirement="cost"), "600": dict(retirement="fixed", idle_timeout_s=600.0)}

@@ -7,6 +7,7 @@ heartbeat timeout; when its token is revoked it stops and uploads nothing.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import tempfile
@@ -21,12 +22,15 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gpu_worker.fleet import Fleet
+from gpu_worker.fleet_board import FleetBoard
 from gpu_worker.formats import write_formats
 from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
 from gpu_worker.result import TranscriptResult
 from scribefleet.contract import ErrorCode, JobField, MessageField, ScribefleetError, Stage, output_prefix, output_stem
 from scribefleet.options import DEFAULT_FORMATS
+from scribefleet.retirement import IdleView, RetireDecision, RetirementParams, should_retire
 from scribefleet.scaling import aged_claim_key
+from scribefleet.timestamps import parse_timestamp
 
 # Share of overall progress per phase around the pipeline (the pipeline reports its own 0..1 inside PIPELINE).
 DOWNLOAD, PIPELINE, DELIVERY = (0.0, 0.05), (0.05, 0.92), (0.92, 1.0)
@@ -48,11 +52,17 @@ class AgentSettings:
     queue_url: str
     output_bucket: str
     heartbeat_interval: float = 5.0
-    idle_timeout: float = 600.0
+    idle_timeout: float = 600.0  # the fixed rule's, when `retirement` is None
     poll_seconds: int = 20
     visibility_timeout: int = 120
     claim_rtf: float = 15.0  # expected speed, to weigh a job's work in the claim order (scaling.aged_claim_key)
     receive_batch: int = 10  # jobs looked at per receive to pick the aged-first one (needs the queue's high maxReceiveCount)
+    retirement: RetirementParams | None = None  # None: retire after idle_timeout with an empty queue
+    warm_pool: int = 0  # the ASG's warm pool size: a restart is then a warm start
+
+    @property
+    def retirement_params(self) -> RetirementParams:
+        return self.retirement or RetirementParams(rule="fixed", idle_timeout=self.idle_timeout)
 
 
 class Progress:
@@ -131,9 +141,12 @@ class Agent:
         pipeline: TranscriptionPipeline,
         logger,
         work_dir: str | None = None,
+        board: FleetBoard | None = None,
+        clock=time.time,
     ):
         self.settings, self.sqs, self.s3, self.channel, self.fleet = settings, sqs, s3, channel, fleet
         self.pipeline, self.log, self.work_dir = pipeline, logger, work_dir
+        self.board, self.clock = board, clock  # the board: what the cost rule knows of the fleet (None: nothing)
         self.stopping = threading.Event()
         self.current: tuple[JobMessage, str] | None = None  # (job, token answerable right now)
         self._seen_tokens: set[str] = set()
@@ -141,15 +154,10 @@ class Agent:
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> str:
-        """Work until idle for `idle_timeout` (then retire) or stopped. Returns why it ended."""
-        idle_since = time.monotonic()
+        """Work until the retirement rule says to leave (then retire) or stopped. Returns why it ended."""
+        idle_since, ask_in = self.clock(), 0.0
         while not self.stopping.is_set():
-            idle = time.monotonic() - idle_since
-            if idle >= self.settings.idle_timeout:
-                self.log.info("idle; retiring this instance", extra={"idle_seconds": round(idle, 1), "instance": self.fleet.instance_id})
-                self.fleet.retire()
-                return "retired"
-            wait = int(max(0, min(self.settings.poll_seconds, self.settings.idle_timeout - idle)))
+            wait = min(self.settings.poll_seconds, math.ceil(ask_in))
             # Every receive counts towards the job queue's maxReceiveCount: with 5 (the old setting) receiving 10 and
             # handing 9 back dead-lettered queued jobs within seconds (chaos run: 4 of 12 lost). The template sets
             # 100; a message is received about once per claim made while it waits, so that leaves a wide margin.
@@ -157,11 +165,52 @@ class Agent:
                 QueueUrl=self.settings.queue_url, MaxNumberOfMessages=self.settings.receive_batch, WaitTimeSeconds=wait,
                 VisibilityTimeout=self.settings.visibility_timeout, MessageSystemAttributeNames=["SentTimestamp"],
             ).get("Messages", [])
-            if not messages:
+            if messages:
+                self.handle(self._take_one(messages))
+                idle_since, ask_in = self.clock(), 0.0
                 continue
-            self.handle(self._take_one(messages))
-            idle_since = time.monotonic()
+            decision = self._retirement(idle_since)
+            if decision.retire:
+                self.log.info("idle; retiring this instance", extra={
+                    "idle_seconds": round(self.clock() - idle_since, 1), "instance": self.fleet.instance_id,
+                    "reason": decision.reason})
+                self._leave_board()
+                self.fleet.retire()
+                return "retired"
+            ask_in = decision.recheck_in
         return "stopped"
+
+    def _retirement(self, idle_since: float) -> RetireDecision:
+        """Asked after an empty receive (so nothing is queued for this worker). Without the board (or when it cannot
+        be read) the rule knows only this worker's idle time, which makes the cost rule plain ski rental."""
+        params = self.settings.retirement_params
+        view = IdleView(now=self.clock(), idle_since=idle_since, worker_id=self.fleet.instance_id,
+                        warm_available=self.settings.warm_pool)
+        if self.board is not None and params.rule == "cost":
+            try:
+                view = self.board.idle(idle_since, warm_available=self.settings.warm_pool)
+            except Exception:
+                self.log.warning("fleet board unreadable; deciding on this worker's idle time alone", exc_info=True)
+        return should_retire(view, params)
+
+    def _board_busy(self, job: JobMessage, item: dict) -> None:
+        if self.board is None:
+            return
+        now = self.clock()
+        created = parse_timestamp(item.get(JobField.CREATED_AT))
+        work = job.audio_seconds / self.settings.claim_rtf
+        try:
+            self.board.busy(now + work, job.process_id, created.timestamp() if created else now, job.audio_seconds)
+        except Exception:  # the board informs retirement; a job must never fail for it
+            self.log.warning("fleet board not updated", exc_info=True)
+
+    def _leave_board(self) -> None:
+        if self.board is None:
+            return
+        try:
+            self.board.leave()
+        except Exception:  # a stale entry is ignored by the others and removed by the next reader
+            self.log.warning("fleet board entry not removed", exc_info=True)
 
     def _take_one(self, messages: list[dict]) -> dict:
         """SQS has no order: of the (up to 10) jobs received, take the first in the aged claim order the simulator
@@ -217,6 +266,7 @@ class Agent:
             return
         self.current = (job, token)
         self.log.info("job claimed", extra={"worker": self.channel.worker_id, "audio_seconds": job.audio_seconds})
+        self._board_busy(job, item or {})
         self.process(job, token, item)
 
     # ---- one job --------------------------------------------------------------------------------------------
@@ -340,9 +390,16 @@ def main(config) -> int:
     pipeline = Pipeline(config)
     settings = AgentSettings(
         queue_url=config.queue_url, output_bucket=config.output_bucket,
-        heartbeat_interval=config.heartbeat_interval, idle_timeout=config.idle_timeout,
+        heartbeat_interval=config.heartbeat_interval, idle_timeout=config.idle_timeout, warm_pool=config.warm_pool,
     )
-    agent = Agent(settings, client("sqs"), client("s3"), JobChannel(client("stepfunctions"), table, fleet.instance_id), fleet, pipeline, log)
+    settings.retirement = RetirementParams(
+        rule=config.retirement, idle_timeout=config.idle_timeout, boot_seconds=config.boot_seconds,
+        warm_start_seconds=config.warm_start_seconds, rtf=settings.claim_rtf, latency_weight=config.latency_weight,
+    )
+    # An idle entry is stale after three missed check-ins (one per empty long poll).
+    board = FleetBoard(table, fleet.instance_id, stale_seconds=3 * settings.poll_seconds)
+    channel = JobChannel(client("stepfunctions"), table, fleet.instance_id)
+    agent = Agent(settings, client("sqs"), client("s3"), channel, fleet, pipeline, log, board=board)
     agent.install_signal_handlers()
     log.info("worker ready", extra={"instance": fleet.instance_id})
     outcome = agent.run()

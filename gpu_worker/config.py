@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from scribefleet.contract import MAX_AUDIO_SECONDS
+from scribefleet.retirement import RULES as RETIREMENT_RULES
 
 PREFIX = "SCRIBEFLEET_"
 DIARIZER_BACKENDS = ("default", "pyannote")
@@ -27,7 +28,15 @@ class WorkerConfig:
     cpu_threads: int = 0  # CTranslate2 threads on cpu; 0 = its default (4, or OMP_NUM_THREADS)
     diarizer: str = "default"
     diarizer_model_dir: str | None = None
-    idle_timeout: float = 600.0  # seconds with an empty queue before the instance retires itself
+    # Idle retirement (scribefleet/retirement.py): "cost" weighs idling against a restart, told the restart times
+    # and whether a warm pool refills the group; "fixed" retires after idle_timeout with an empty queue (the local
+    # stack and tests, whose time scale is seconds).
+    retirement: str = "cost"
+    idle_timeout: float = 600.0
+    boot_seconds: float = 90.0  # cold launch -> polling, as measured (template WorkerBootSeconds)
+    warm_start_seconds: float = 30.0
+    warm_pool: int = 0  # instances the ASG warm pool keeps (0: none, every restart is a cold boot)
+    latency_weight: float = 1.0  # machine-seconds one second of a user's wait is worth
     heartbeat_interval: float = 5.0
     max_audio_seconds: float = float(MAX_AUDIO_SECONDS)
     decode_timeout: float = 600.0
@@ -66,12 +75,17 @@ class WorkerConfig:
             raise ValueError(f"{PREFIX}DIARIZER must be one of {DIARIZER_BACKENDS}, got {self.diarizer!r}")
         if self.log_level not in LOG_LEVELS:
             raise ValueError(f"{PREFIX}LOG_LEVEL must be one of {LOG_LEVELS}, got {self.log_level!r}")
-        for name in ("batch_size", "cpu_threads"):
+        if self.retirement not in RETIREMENT_RULES:
+            raise ValueError(f"{PREFIX}RETIREMENT must be one of {RETIREMENT_RULES}, got {self.retirement!r}")
+        for name in ("batch_size", "cpu_threads", "warm_pool"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be >= 0")
         for name in ("idle_timeout", "heartbeat_interval", "max_audio_seconds", "decode_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{PREFIX}{name.upper()} must be > 0")
+        for name in ("boot_seconds", "warm_start_seconds", "latency_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{PREFIX}{name.upper()} must be >= 0")
 
     def missing_for_jobs(self) -> list[str]:
         """The AWS names the job loop needs but this configuration lacks (empty when ready)."""

@@ -8,7 +8,10 @@ import time
 import boto3
 import pytest
 
-from gpu_worker.fleet import AutoScalingFleet
+from gpu_worker.fleet import AutoScalingFleet, ProcessFleet
+from gpu_worker.fleet_board import BOARD_KEY
+from scribefleet.retirement import RetirementParams
+from scribefleet.timestamps import parse_timestamp
 from tests.support.aws import RevokingStepFunctions
 from tests.support.media import wav_bytes
 from tests.workflow.conftest import FakePipeline
@@ -80,3 +83,26 @@ def test_agent_retires_after_idle_timeout(stack, start_worker):
     worker = start_worker(idle_timeout=1.0)
     worker.thread.join(timeout=10)
     assert worker.outcome == ["retired"]
+
+
+class RetireTimeFleet(ProcessFleet):
+    def retire(self) -> None:
+        self.retired_at = time.time()
+
+
+def test_cost_rule_keeps_the_worker_for_the_session_it_expects_then_leaves_the_board(stack, upload, start_worker):
+    # Boot 2 s, trust 0.5, 15x, latency weight 3: the 1 s upload (1/15 s of work) is the session to expect; a kept
+    # machine starts it a boot sooner: worth 2 + 3 x 1 x 2 = 8 s of silence after its upload (createdAt). Without
+    # the board it would know nothing and leave one boot (2 s) after its job, ~4 s after the upload.
+    params = RetirementParams(rule="cost", boot_seconds=2.0, trust=0.5, latency_weight=3.0)
+    fleet = RetireTimeFleet("i-cost")
+    worker = start_worker(worker_id="i-cost", retirement=params, fleet=fleet)
+    upload("uploads/u1/cost/a.wav", wav_bytes(1.0))
+    worker.thread.join(timeout=60)
+    assert worker.outcome == ["retired"] and worker.agent.completed == 1
+    created = parse_timestamp(stack.job("u1-cost")["createdAt"]).timestamp()
+    assert fleet.retired_at - created >= 8.0
+    board = stack.job(BOARD_KEY)
+    assert "i-cost" not in board["workers"]
+    assert float(board["arrivals"]["u1-cost"]["audio"]) == pytest.approx(1.0, abs=0.05)
+    assert float(board["arrivals"]["u1-cost"]["at"]) == pytest.approx(created, abs=0.01)

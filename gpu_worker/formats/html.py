@@ -3,8 +3,9 @@
 The page (gpu_worker/formats/page/: page.html, page.css, page.js) is inlined into the output with the transcript
 as JSON, so it opens from file://, from S3 or from `scribefleet view` and makes no network request.
 Everything the page must agree on with the other writers is handed to it from here, so each rule has one owner:
-the subtitle cue rules and sentence/clause patterns (subtitles.py), the json format version (text.py), and the
-words as every writer sees them (common.segment_words / segment_text). The page rebuilds srt, vtt, txt and json
+the subtitle cue rules and sentence/clause patterns (subtitles.py), the json format version (text.py), the
+low-confidence threshold (common.low_confidence, as docx shades) and the words as every writer sees them
+(common.segment_words / segment_text). The page rebuilds srt, vtt, txt and json
 from the edited words with those rules; tests/browser checks its unedited exports equal the worker's files.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gpu_worker.formats.common import segment_text, segment_words
+from gpu_worker.formats.common import low_confidence, segment_text, segment_words
 from gpu_worker.formats.subtitles import _CLAUSE_END, _SENTENCE_END, CueRules
 from gpu_worker.formats.text import JSON_FORMAT_VERSION
 from gpu_worker.result import TranscriptResult
@@ -37,15 +38,23 @@ def speaker_colour(index: int) -> str:
     return SPEAKER_COLOURS[index % len(SPEAKER_COLOURS)]
 
 
+def _page_probability(probability: float, threshold: float) -> float:
+    """Two decimals keep 3-hour pages small; a word whose rounding would cross the low_confidence threshold keeps
+    its exact value, so the page marks the same words as the docx does."""
+    rounded = round(probability, 2)
+    return rounded if (rounded < threshold) == (probability < threshold) else probability
+
+
 def page_data(result: TranscriptResult, options: dict[str, Any], title: str) -> dict[str, Any]:
     """What the page needs, in one JSON object; words as [start, end, text, probability] to keep 3-hour pages small."""
+    threshold = low_confidence(options)
     segments = [
         {
             "start": s.start,
             "end": s.end,
             "speaker": s.speaker,
             "text": segment_text(s),
-            "words": [[w.start, w.end, w.text, round(w.probability, 2)] for w in segment_words(s)],
+            "words": [[w.start, w.end, w.text, _page_probability(w.probability, threshold)] for w in segment_words(s)],
             "timed": bool(s.words),  # False: the words were spread over the segment by length (no word times)
         }
         for s in result.segments
@@ -58,18 +67,14 @@ def page_data(result: TranscriptResult, options: dict[str, Any], title: str) -> 
         "page_format_version": PAGE_FORMAT_VERSION,
         "id": identity,
         "title": title,
-        "language": result.language,
-        "duration": result.duration,
-        "model": result.model,
-        "diarizer": result.diarizer,
-        "timings": result.timings,
+        # everything but the segments, as result.json has it: the page's json export rebuilds only what edits change
+        "result": {k: v for k, v in result.to_dict().items() if k != "segments"},
         "speakers": [{"label": label, "colour": speaker_colour(i)} for i, label in enumerate(labels)],
-        "speaker_labels": list(result.speakers),
-        "speaker_names": dict(result.speaker_names),
         "unlabelled_colour": UNLABELLED_COLOUR,
         "segments": segments,
         "cue_rules": asdict(CueRules.from_options(options)),
         "patterns": {"sentence_end": _SENTENCE_END.pattern, "clause_end": _CLAUSE_END.pattern},
+        "low_confidence": threshold,
         "json_format_version": JSON_FORMAT_VERSION,
     }
 

@@ -61,3 +61,15 @@ def test_unedited_exports_equal_the_workers_files(context, tmp_path, case):
         segment["text"] = segment_text(original)  # the page writes text as every other writer does: cleaned
     assert json.loads(export(page, "json")) == expected
     assert page.errors == []
+
+
+def test_words_below_the_jobs_low_confidence_are_marked_as_the_docx_shades_them(context, tmp_path):
+    """The threshold is the job's `low_confidence` option, passed in from Python; 0.849 must not round up past 0.85."""
+    probabilities = [0.99, 0.849, 0.851, 0.85, 0.2, 0.6]
+    words = [Word(1 + k, 1.5 + k, f" w{k}", p, "SPEAKER_00") for k, p in enumerate(probabilities)]
+    result = TranscriptResult("en", 8.0, [Segment(1, 6.5, "".join(w.text for w in words), "SPEAKER_00", words)],
+                              ["SPEAKER_00"])
+    for threshold, expected in ((0.85, ["w1", "w4", "w5"]), (None, ["w4"])):
+        options = {} if threshold is None else {"low_confidence": threshold}
+        page = open_page(context, write_page(result, tmp_path / str(threshold), **options))
+        assert page.locator(".w.unsure").all_text_contents() == expected

@@ -11,7 +11,6 @@
   const STORAGE_KEY = `scribefleet-transcript:${data.id}`;
   const HOLD_S = 1.0; // the last word stays highlighted through a pause this long, so the eye keeps its place
   const STEP_S = 5;
-  const UNSURE = 0.5; // words the model was less sure of than this get a dotted underline for correctors
 
   const $ = (id) => document.getElementById(id);
   const media = $("media");
@@ -33,7 +32,9 @@
     const f = Math.floor(x), d = x - f;
     return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1);
   };
-  const escapeHtml = (t) => String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  const MARKUP = /[&<>"]/;
+  const escapeHtml = (t) => (MARKUP.test(t) ? String(t).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;") : String(t));
 
   // ---- the model: segments of words, speaker names, edits kept in localStorage ---------------------------------
   const segments = data.segments.map((s, index) => ({
@@ -68,7 +69,7 @@
     showEditState();
   }
 
-  const names = () => ({ ...data.speaker_names, ...renames });
+  const names = () => ({ ...data.result.speaker_names, ...renames });
   const display = (label) => (label == null ? "" : (names()[label] ?? label));
   const showSpeakers = () => {
     const labels = new Set(segments.filter((s) => s.speaker != null).map((s) => s.speaker));
@@ -219,19 +220,14 @@
       + `\n${t.segs.map(segmentText).filter(Boolean).join(" ")}\n`).join("\n"),
     json: () => JSON.stringify({
       format_version: data.json_format_version,
-      language: data.language,
-      duration: data.duration,
+      ...data.result,
       segments: segments.map((s) => ({
         start: s.start, end: s.end, text: segmentText(s), speaker: s.speaker,
         // Words spread over an untimed segment only serve the page; the export invents no word times.
         words: s.timed || s.edited
           ? s.words.map((w) => ({ start: w.start, end: w.end, text: w.text, probability: w.p, speaker: s.speaker })) : [],
       })),
-      speakers: data.speaker_labels,
       speaker_names: names(),
-      model: data.model,
-      diarizer: data.diarizer,
-      timings: data.timings,
     }, null, 2) + "\n",
   };
   const EXTENSIONS = { srt: ".srt", vtt: ".vtt", txt: ".txt", json: ".json" };
@@ -264,7 +260,7 @@
     for (const seg of turn.segs) {
       for (const w of seg.words) {
         const spaced = !firstWord && /^\s/.test(w.text);
-        out += (spaced ? " " : "") + `<span class="w${w.p < UNSURE ? " unsure" : ""}">${escapeHtml(w.text.trim())}</span>`;
+        out += (spaced ? " " : "") + `<span class="w${w.p < data.low_confidence ? " unsure" : ""}">${escapeHtml(w.text.trim())}</span>`;
         firstWord = false;
       }
     }
@@ -282,8 +278,8 @@
     $("title").textContent = data.title || "Transcript";
     const words = segments.reduce((n, s) => n + s.words.length, 0);
     const thousands = String(words).replace(/\B(?=(\d{3})+$)/g, ","); // not toLocaleString: its ICU start-up is slow
-    const meta = [["Duration", clock(data.duration)], ["Language", data.language || "unknown"],
-      ["Model", data.model || "unknown"], ["Words", thousands]];
+    const meta = [["Duration", clock(data.result.duration)], ["Language", data.result.language || "unknown"],
+      ["Model", data.result.model || "unknown"], ["Words", thousands]];
     $("meta").innerHTML = meta.map(([k, v]) => `<div><dt>${k}</dt><dd>${escapeHtml(v)}</dd></div>`).join("");
     $("speakers").innerHTML = data.speakers.map((s) => `<li style="--c:${s.colour}"><span class="swatch" aria-hidden="true"></span>`
       + `${speakerButton(s.label, display(s.label))}</li>`).join("");
@@ -292,7 +288,7 @@
   function renderTimeline() {
     const timeline = $("timeline");
     const lanes = new Map(data.speakers.map((s, k) => [s.label, k]));
-    const total = Math.max(data.duration, ...segments.map((s) => s.end), 0.001);
+    const total = Math.max(data.result.duration, ...segments.map((s) => s.end), 0.001);
     let html = "";
     for (const turn of turns) {
       const lane = lanes.has(turn.speaker) ? lanes.get(turn.speaker) : lanes.size;
@@ -308,7 +304,8 @@
   function indexWords() {
     flat = [];
     for (const turn of turns) for (const seg of turn.segs) for (const w of seg.words) { w.seg = seg; flat.push(w); }
-    byStart = flat.slice().sort((a, b) => a.start - b.start); // stable: equal starts keep reading order
+    const ordered = flat.every((w, k) => k === 0 || flat[k - 1].start <= w.start); // usual: skip the sort
+    byStart = ordered ? flat : flat.slice().sort((a, b) => a.start - b.start); // stable: ties keep reading order
     starts = Float64Array.from(byStart, (w) => w.start);
     searchIndex = null;
   }
@@ -348,7 +345,7 @@
   let lastUserScroll = -Infinity;
   const hasMedia = () => Boolean(media.currentSrc || media.getAttribute("src"));
   const now = () => (hasMedia() && media.readyState > 0 ? media.currentTime : cursor);
-  const totalTime = () => (Number.isFinite(media.duration) && media.duration > 0 ? media.duration : data.duration) || 0.001;
+  const totalTime = () => (Number.isFinite(media.duration) && media.duration > 0 ? media.duration : data.result.duration) || 0.001;
 
   function wordAt(t) {
     let lo = 0, hi = starts.length; // first start > t
@@ -411,8 +408,9 @@
   media.addEventListener("loadedmetadata", () => {
     root.classList.toggle("audio-only", !media.videoWidth);
     if (pendingSeek != null) { media.currentTime = pendingSeek; pendingSeek = null; }
-    if (data.duration && Math.abs(media.duration - data.duration) > 2) {
-      flashHint(`This media is ${clock(media.duration)} long, the transcript ${clock(data.duration)}: is it the right file?`);
+    const expected = data.result.duration;
+    if (expected && Math.abs(media.duration - expected) > 2) {
+      flashHint(`This media is ${clock(media.duration)} long, the transcript ${clock(expected)}: is it the right file?`);
     }
   });
   media.addEventListener("error", () => flashHint("This file cannot be played here (format or link)."));
@@ -429,7 +427,7 @@
 
   function rename(label, value) {
     const name = clean(value);
-    if (!name || name === (data.speaker_names[label] ?? label)) delete renames[label];
+    if (!name || name === (data.result.speaker_names[label] ?? label)) delete renames[label];
     else renames[label] = name;
     const shown = display(label);
     for (const el of document.querySelectorAll(`.speaker[data-speaker="${CSS.escape(label)}"]`)) el.textContent = shown;

@@ -28,8 +28,7 @@ class JobStatus(StrEnum):
 
 # The job item carries `activeStatus` (= status) only while the job is QUEUED or IN_PROGRESS: the ByStatus index is
 # keyed on it, so that index holds the waiting and running jobs only (a sparse index) and the scaler's read stays the
-# same size however many jobs have finished. Whatever ends a job removes the attribute.
-ACTIVE_STATUS_ATTRIBUTE = "activeStatus"
+# same size however many jobs have finished. Whatever ends a job removes the attribute (JobField.ACTIVE_STATUS).
 STATUS_INDEX = "ByStatus"
 USER_INDEX = "ByUser"  # userId + createdAt: one user's jobs, most recent first, without a table scan
 
@@ -125,6 +124,9 @@ class InputField(StrEnum):
     KEY = "key"
     VERSION_ID = "versionId"
     ETAG = "etag"
+
+
+ACTIVE_STATUS_ATTRIBUTE = JobField.ACTIVE_STATUS  # the ByStatus index's key
 
 
 class CallbackField(StrEnum):

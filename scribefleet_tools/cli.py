@@ -25,7 +25,7 @@ from rich.console import Console
 from scribefleet.contract import ID_PATTERN, JobStatus, process_id
 from scribefleet_tools.process_logs import log_lines
 from scribefleet_tools.status_view import show, take_snapshot, watch
-from scribefleet_tools.target import fetch_transcripts, job_item, resolve_target
+from scribefleet_tools.target import RECENT_JOBS, fetch_transcripts, job_item, jobs_to_show, resolve_target
 
 
 # ---- local up ---------------------------------------------------------------------------------------------------
@@ -113,10 +113,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
+    """One user's most recent jobs (--user), or the jobs waiting or running now; read by index, never a scan."""
     target = resolve_target(args)
-    for job in all_jobs(target):
-        if args.user and job.get("userId") != args.user:
-            continue
+    for job in jobs_to_show(target, user=args.user, limit=args.limit):
         error = job.get("error") or {}
         print("\t".join([job["processId"], str(job.get("status")), str(job.get("fileName", "")), str(job.get("audioSeconds", "")),
                          str(job.get("createdAt", "")), str(job.get("finishedAt", "")), str(error.get("code", ""))]))
@@ -230,12 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--interval", type=float, default=1.0)
     status.add_argument("--until-done", action="store_true", help="with --watch: stop when every job is COMPLETED or FAILED")
     status.add_argument("--fail-on-failed", action="store_true", help="with --until-done: exit 1 if a job FAILED")
-    status.add_argument("--user")
+    status.add_argument("--user", help="this user's most recent jobs (default: the jobs waiting or running now)")
     _target_options(status)
     status.set_defaults(func=cmd_status)
 
-    jobs = commands.add_parser("jobs", help="one line per job (tab-separated)")
-    jobs.add_argument("--user")
+    jobs = commands.add_parser("jobs", help="one line per job (tab-separated): a user's recent jobs, or those waiting or running")
+    jobs.add_argument("--user", help="this user's most recent jobs, oldest of them first (default: jobs waiting or running)")
+    jobs.add_argument("--limit", type=int, default=RECENT_JOBS, help="with --user: how many recent jobs (default %(default)s)")
     _target_options(jobs)
     jobs.set_defaults(func=cmd_jobs)
 

@@ -24,7 +24,7 @@ from scribefleet.timestamps import parse_timestamp
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
 STATUS_STYLE = {JobStatus.QUEUED: "yellow", JobStatus.IN_PROGRESS: "cyan", JobStatus.COMPLETED: "green", JobStatus.FAILED: "red"}
-NO_JOBS = "no jobs yet: `scribefleet submit FILE --user U`"
+NO_JOBS = "no jobs to show (without --user: none waiting or running): `scribefleet submit FILE --user U`"
 
 
 def clock(seconds: float | None) -> str:
@@ -91,10 +91,13 @@ class Fleet:
 class Snapshot:
     fleet: Fleet
     jobs: list[JobRow]
+    active_only: bool = False  # the listing holds only waiting and running jobs: a finished job leaves it
 
     @property
     def all_done(self) -> bool:
-        return bool(self.jobs) and all(job.done for job in self.jobs)
+        if not self.jobs:
+            return self.active_only  # nothing waiting or running any more
+        return all(job.done for job in self.jobs)
 
     @property
     def moves(self) -> tuple:
@@ -122,13 +125,13 @@ def read_fleet(target, jobs: list[Mapping[str, Any]]) -> Fleet:
 
 
 def take_snapshot(target, user: str | None = None, only: Collection[str] | None = None) -> Snapshot:
-    """The stack's jobs (one user's, or the given process ids) and fleet, now."""
-    from scribefleet_tools.target import all_jobs
+    """The stack's fleet and jobs, now: the given process ids, one user's recent jobs, or else the jobs waiting or
+    running (target.jobs_to_show)."""
+    from scribefleet_tools.target import jobs_to_show
 
-    jobs = [j for j in all_jobs(target) if (user is None or j.get(JobField.USER_ID) == user)
-            and (only is None or j[JobField.PROCESS_ID] in only)]
+    jobs = jobs_to_show(target, user=user, only=only)
     now = datetime.now(timezone.utc)
-    return Snapshot(read_fleet(target, jobs), [JobRow.of(j, now) for j in jobs])
+    return Snapshot(read_fleet(target, jobs), [JobRow.of(j, now) for j in jobs], active_only=user is None and only is None)
 
 
 def plain_lines(snapshot: Snapshot) -> list[str]:

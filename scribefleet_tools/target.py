@@ -6,6 +6,7 @@ CloudFormation stack name. Resource names always come from the stack's Outputs.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,24 @@ def resolve_target(args: argparse.Namespace) -> Target:
     return Target.local(LocalInfo.load(Path(args.home)))
 
 
-def all_jobs(target: Target) -> list[dict[str, Any]]:
-    """Every job item, oldest first."""
-    from scribefleet.fleet_scaler import all_items
+RECENT_JOBS = 100  # how many of a user's most recent jobs `status` and `jobs --user` show
 
-    return sorted(all_items(target.table().scan, ConsistentRead=True), key=lambda j: str(j.get(JobField.CREATED_AT, "")))
+
+def jobs_to_show(target: Target, user: str | None = None, only: Collection[str] | None = None,
+                 limit: int = RECENT_JOBS) -> list[dict[str, Any]]:
+    """The jobs a listing shows, oldest first, read through the indexes, never by a table scan (whose cost grows with
+    every job ever made): the given process ids; else one user's `limit` most recent jobs (ByUser); else the jobs
+    waiting or running now (ByStatus, which holds nothing else)."""
+    from scribefleet.job_queries import active_jobs, user_jobs
+
+    table = target.table()
+    if only is not None:
+        jobs = [table.get_item(Key={JobField.PROCESS_ID: pid}, ConsistentRead=True).get("Item") for pid in only]
+    elif user is not None:
+        jobs = list(user_jobs(table, user, limit=limit))
+    else:
+        jobs = active_jobs(table)
+    return sorted((job for job in jobs if job), key=lambda job: str(job.get(JobField.CREATED_AT, "")))
 
 
 def job_item(target: Target, pid: str) -> dict[str, Any]:

@@ -55,10 +55,10 @@ def test_two_uploads_both_complete_with_valid_srt_vtt_json(local, clips):
 def test_bad_file_fails_with_its_reason_visible_in_status(local, clips):
     pid = submit(local, clips["bad"], "bad")
     wait_until(lambda: local.job(pid).get("status") == "FAILED", timeout=30, what="bad upload FAILED")
-    status = local.cli("status")
+    status = local.cli("status", "--user", "e2e")  # a finished job is listed with its user's jobs (ByUser index)
     assert status.returncode == 0, status.stderr
     assert "UnsupportedMedia" in status.stdout and "notes.wav" in status.stdout, status.stdout
-    assert "e2e-bad" in local.cli("jobs").stdout
+    assert "e2e-bad" in local.cli("jobs", "--user", "e2e").stdout
 
 
 @pytest.mark.fault

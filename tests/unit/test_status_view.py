@@ -44,7 +44,7 @@ def test_plain_lines_hold_the_fleet_line_every_job_and_the_failure_reason():
                         "queued 1 in_progress 1 completed 0 failed 1")
     assert lines[2].split()[:4] == ["ann-interview-1", "IN_PROGRESS", "25.0%", "transcribing"] and "eta  3:00" in lines[2]
     assert lines[3].splitlines()[1].strip() == "UnsupportedMedia: 'notes.wav' is a text file, not audio"
-    assert plain_lines(snapshot())[2].startswith("no jobs yet")
+    assert plain_lines(snapshot())[2].startswith("no jobs to show")
 
 
 def test_on_a_terminal_one_table_with_every_column():
@@ -99,3 +99,10 @@ def test_watch_gives_up_at_its_timeout():
     script = Script(snapshot(RUNNING))
     last = watch(script, Console(file=io.StringIO()), interval=0.01, until_done=True, timeout=0.05)
     assert not last.all_done and [job.status for job in last.jobs] == ["IN_PROGRESS"]
+
+
+def test_a_watch_of_the_active_jobs_ends_when_none_is_left_and_a_users_listing_needs_jobs():
+    """Without --user the listing holds only waiting and running jobs: an empty one means all of them ended."""
+    assert Snapshot(FLEET, [], active_only=True).all_done
+    assert not Snapshot(FLEET, []).all_done
+    assert not Snapshot(FLEET, [JobRow.of(QUEUED, NOW)], active_only=True).all_done

@@ -80,7 +80,7 @@ def test_worker_killed_mid_job_is_replaced_and_the_job_completes_without_partial
     assert_valid_transcripts(files, "long")
     assert any(h["instance"] == victim and h.get("exitCode") == -signal.SIGKILL for h in local.fleet()["history"])
     logs = local.cli("logs", pid)
-    assert "WorkerLost" in logs.stdout or "States.Timeout" in logs.stdout
+    assert "WorkerLost" in logs.stdout or "States.HeartbeatTimeout" in logs.stdout
 
 
 def test_queued_uploads_scale_the_fleet_out_and_idle_workers_retire_to_zero(local, clips):

@@ -259,5 +259,5 @@ def test_chaos_every_job_completes_exactly_once_despite_random_worker_kills(rel_
     # 5 full-suite runs on 2 cores even with a 4 s HeartbeatSeconds): the state machine then retries that job too,
     # which is the product working. So every retry must come from a heartbeat time-out, never from a failure.
     assert len(kills) >= 2 and sum(attempts) >= 12 + len(kills), retried
-    assert all(causes and set(causes) == {"TaskTimedOut States.Timeout"} for causes in retried.values()), retried
+    assert all(causes and set(causes) == {"TaskTimedOut States.HeartbeatTimeout"} for causes in retried.values()), retried
     assert sum(len(causes) for causes in retried.values()) == sum(attempts) - 12, retried  # each retry has its cause

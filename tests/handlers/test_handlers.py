@@ -75,7 +75,9 @@ def test_probe_media_accepts_the_sample_upload(stack):
 def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
     for i, seconds in enumerate([1800, 1200, 600]):  # 60 min queued in 3 files → min(ceil(3600/900), 3) = 3
-        jobs.put_item(Item={"processId": f"u-{i}", "status": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}", "audioSeconds": Decimal(seconds)})
+        # as RecordJob writes a queued job: activeStatus keys the sparse ByStatus index the scaler reads
+        jobs.put_item(Item={"processId": f"u-{i}", "status": "QUEUED", "activeStatus": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}",
+                            "audioSeconds": Decimal(seconds)})
     report = invoke(stack, "scale_fleet", event("scale_fleet.json"), SCALER_POLICY="seed")
 
     assert report["desired"] == 3 and report["previousDesired"] == 0 and report["reason"]

@@ -4,6 +4,7 @@
     scribefleet submit meeting.wav --user alice --speakers 2 --formats srt,vtt,json
     scribefleet status --watch                   # live progress bars per job, queue and fleet
     scribefleet fetch alice-meeting-1a2b3c --out transcripts/
+    scribefleet view alice-meeting-1a2b3c        # the transcript page, playing the media along
     scribefleet logs alice-meeting-1a2b3c        # every line of that process id: Lambdas, state machine, worker
 
 Every command targets the local stack (found through .scribefleet/local.json) unless --stack-name names a deployed
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--speakers", type=int)
     submit.add_argument("--min-speakers", type=int)
     submit.add_argument("--max-speakers", type=int)
-    submit.add_argument("--formats", help="comma-separated: txt,srt,vtt,json,tsv,docx,edl,avid_markers")
+    submit.add_argument("--formats", help="comma-separated: txt,srt,vtt,json,tsv,docx,edl,avid_markers,html")
     submit.add_argument("--speaker-names", help="comma-separated names, in order of first appearance")
     _target_options(submit)
     submit.set_defaults(func=cmd_submit)
@@ -244,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", required=True)
     _target_options(fetch)
     fetch.set_defaults(func=cmd_fetch)
+
+    from scribefleet_tools import view
+
+    viewer = commands.add_parser("view", help="open a completed job's transcript page (served locally, media linked)")
+    view.add_arguments(viewer)
+    _target_options(viewer)
+    viewer.set_defaults(func=view.run)
 
     logs = commands.add_parser("logs", help="every log line of one process id across components")
     logs.add_argument("id", help="process id (<userId>-<transcriptId>)")

@@ -37,6 +37,7 @@ bench: install
 	$(PY) benchmarks/bench_scaling.py
 	$(PY) benchmarks/bench_worker.py
 	$(PY) benchmarks/bench_diarization.py
+	$(PY) benchmarks/bench_transcript_page.py
 
 clean:
 	rm -rf .venv .venv-sam .pytest_cache .aws-sam

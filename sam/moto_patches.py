@@ -20,10 +20,12 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    SendTaskHeartbeat of a Transcribe token with InvalidToken (tests/workflow/test_worker_protocol.py failed
    reproducibly); the local tools read the execution history instead.
 
-4. EventBridge delivers to Lambda and Step Functions targets (`events.models.Rule.send_to_targets`): moto supports
-   only logs/SQS/event-bus/API-destination targets and raises NotImplementedError for the rest (S3's notification
-   path swallows it, so an upload silently started nothing). We invoke the function (asynchronously, as
-   EventBridge does) or start the execution, and hand every other target to moto.
+4. EventBridge delivers to Lambda, Step Functions and SNS targets (`events.models.Rule.send_to_targets`): moto
+   supports only logs/SQS/event-bus/API-destination targets and raises NotImplementedError for the rest (S3's
+   notification path swallows it, so an upload silently started nothing; PutEvents fails, so one rule with an SNS
+   target, like the template's job-events mail rule, stopped every job state change event reaching any rule). We
+   invoke the function (asynchronously, as EventBridge does), start the execution, or publish to the topic what
+   EventBridge would (the event's JSON, or the target's InputTransformer output), and hand every other target to moto.
 
 5. Lambda output reaches CloudWatch Logs: with patch 1 a handler's log lines went to the process's stdout only. When
    `capture_lambda_output()` is on (the local stack), each invocation's output is saved to the function's log
@@ -89,6 +91,8 @@ from moto.cloudformation import parsing as cfn_parsing
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb import responses as dynamodb_responses
 from moto.events import models as events_models
+from moto.events.utils import EventTemplateParser
+from moto.sns import models as sns_models
 from moto.stepfunctions import models as sfn_models
 from moto.stepfunctions import responses as sfn_responses
 from moto.stepfunctions.parser.backend import execution as sfn_execution
@@ -265,10 +269,23 @@ def _deliver(target_arn: str, event: dict) -> None:
         )
 
 
+def _publish_to_topic(target: dict, event: dict) -> None:
+    transformer = target.get("InputTransformer")
+    message = EventTemplateParser.parse(
+        input_template=transformer.get("InputTemplate"), input_paths_map=transformer.get("InputPathsMap", {}), event=event
+    ) if transformer else event
+    arn = parse_arn(target["Arn"])
+    sns_models.sns_backends[arn.account][arn.region].publish(message if isinstance(message, str) else json.dumps(message), arn=target["Arn"])
+
+
 def _send_to_targets(self, original_event: dict, transform_input: bool = True) -> None:
-    ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states")]
+    ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states", "sns")]
     if ours and self.event_pattern.matches_event(original_event):
-        for target in ours:  # asynchronous, as EventBridge is: the caller (S3 PutObject, PutEvents) does not wait
+        for target in ours:
+            if parse_arn(target["Arn"]).service == "sns":  # a publish runs none of our code: it may run on the caller's thread
+                _publish_to_topic(target, copy.deepcopy(original_event))
+                continue
+            # asynchronous, as EventBridge is: the caller (S3 PutObject, PutEvents) does not wait
             threading.Thread(target=_deliver, args=(target["Arn"], copy.deepcopy(original_event)), daemon=True).start()
     if len(ours) < len(self.targets):
         rest = copy.copy(self)
@@ -482,7 +499,7 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
     "CloudFormation state machine (create)": (sfn_models.StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cloudformation)),
     "CloudFormation state machine (delete)": (sfn_models.StateMachine, "delete_from_cloudformation_json", classmethod(_state_machine_delete_from_cloudformation)),
     "CloudFormation state machine (update)": (sfn_models.StateMachine, "update_from_cloudformation_json", classmethod(_state_machine_update_from_cloudformation)),
-    "EventBridge Lambda/Step Functions targets": (events_models.Rule, "send_to_targets", _send_to_targets),
+    "EventBridge Lambda/Step Functions/SNS targets": (events_models.Rule, "send_to_targets", _send_to_targets),
     "CloudFormation types moto lacks": (cfn_parsing, "get_model_map", _model_map_with_extras),
     "Step Functions status change events": (sfn_execution.BaseExecutionWorkerCommunication, "terminated", _emit_execution_status_change),
     "DynamoDB requests serialised": (dynamodb_responses.DynamoHandler, "call_action", _dynamodb_call_action_serialised),

@@ -179,13 +179,39 @@ def test_eventbridge_delivers_to_lambda_targets(aws):
     events.put_rule(Name="uploads", EventPattern=json.dumps({"source": ["aws.s3"]}))
     events.put_targets(Rule="uploads", Targets=[{"Id": "fn", "Arn": arn}])
     entry = {"Source": "aws.s3", "DetailType": "Object Created", "Detail": json.dumps({"bucket": {"name": "b"}})}
-    with moto_patches.without("EventBridge Lambda/Step Functions targets"):
+    with moto_patches.without("EventBridge Lambda/Step Functions/SNS targets"):
         with pytest.raises(NotImplementedError):  # in-process; a moto server answers PutEvents with 500
             events.put_events(Entries=[entry])
         time.sleep(0.5)
         assert calls == []
     events.put_events(Entries=[entry])
     assert _wait(lambda: calls) and calls[0]["detail"] == {"bucket": {"name": "b"}}
+
+
+def test_eventbridge_publishes_to_sns_targets_what_eventbridge_would(aws):
+    """The job-events mail rule (template.yaml) targets an SNS topic: without the patch its PutEvents fails, so no rule
+    at all receives the event. With it the topic gets the event's JSON, or the InputTransformer's text."""
+    sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="job-events")["TopicArn"]
+    queue = sqs.create_queue(QueueName="mailbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="mail", EventPattern=json.dumps({"source": ["scribefleet"]}))
+    events.put_targets(Rule="mail", Targets=[
+        {"Id": "raw", "Arn": topic},
+        {"Id": "text", "Arn": topic, "InputTransformer": {"InputPathsMap": {"id": "$.detail.processId"}, "InputTemplate": '"Job <id> ended."'}},
+    ])
+    entry = {"Source": "scribefleet", "DetailType": "Transcription Job State Change", "Detail": json.dumps({"processId": "u1-t1"})}
+    with moto_patches.without("EventBridge Lambda/Step Functions/SNS targets"):
+        with pytest.raises(NotImplementedError):
+            events.put_events(Entries=[entry])
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+    events.put_events(Entries=[entry])
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]]
+    assert len(bodies) == 2 and "Job u1-t1 ended." in bodies
+    (raw,) = [json.loads(b) for b in bodies if b != "Job u1-t1 ended."]
+    assert raw["source"] == "scribefleet" and raw["detail"] == {"processId": "u1-t1"}
 
 
 # 5 ---------------------------------------------------------------------------------------------------------------

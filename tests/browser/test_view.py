@@ -128,3 +128,36 @@ def test_the_server_answers_the_page_only(stack, transcript, tmp_path, served):
         urllib.request.urlopen(base + "etc/passwd")
     assert missing.value.code == 404
     assert server.server_address[0] == "127.0.0.1"
+
+
+def test_the_view_command_prints_the_url_of_the_page_it_serves(stack, transcript, tmp_path, monkeypatch, capsys):
+    """`scribefleet view ID --no-open`: the CLI path, with the stack lookup pointed at the moto server."""
+    from scribefleet_tools import cli, target, view
+
+    job = completed_job(stack, transcript, tmp_path, ["html"])
+    monkeypatch.setattr(target, "resolve_target", lambda args: stack)
+    monkeypatch.setattr(target, "job_item", lambda _, pid: job if pid == job[JobField.PROCESS_ID] else pytest.fail(pid))
+    started: list[PageServer] = []
+    serving = threading.Event()
+
+    def server_for(page, port):
+        started.append(PageServer(page, port))
+        serving.set()
+        return started[-1]
+
+    monkeypatch.setattr(view, "PageServer", server_for)
+    exit_code: list[int] = []
+    thread = threading.Thread(target=lambda: exit_code.append(cli.main(["view", job[JobField.PROCESS_ID], "--no-open"])))
+    thread.start()
+    try:
+        assert serving.wait(30), "the view command did not start its server"
+        server = started[0]
+        with urllib.request.urlopen(server.url) as response:
+            assert response.read() == (tmp_path / f"{STEM}.html").read_bytes()
+    finally:
+        for running in started:
+            running.shutdown()
+        thread.join(30)
+    assert exit_code == [0]
+    url = capsys.readouterr().out.strip()
+    assert url == server.url and "?media=http" in url

@@ -1,7 +1,14 @@
-"""Diarization benchmark: DER and real-time factor of both backends on generated espeak dialogs.
+"""Diarization benchmark: DER and real-time factor of both backends, on real recordings or on espeak dialogs.
 
+    .venv/bin/python benchmarks/bench_diarization.py --real [--split dev|test|both] [--backends default,pyannote]
     .venv/bin/python benchmarks/bench_diarization.py [--backends default,pyannote] [--pyannote-step 0.1]
         [--pyannote-model-dir /opt/models/pyannote-community-1]   # the production pipeline, where it can be had
+
+--real: the recordings of benchmarks/real_speech.py (fetched and checked first; DEV = AMI train + development and
+council dialogs of three meetings, TEST = AMI test, sample.wav and council dialogs of two other meetings), each
+diarized blind and told the reference count. Per file: speakers found vs reference, DER split into missed speech,
+false alarm and speaker confusion (pyannote.metrics, collar 0.5 s in total, overlap scored, within the file's UEM),
+RTF; then a summary per backend, split and kind of recording.
 
 Dialogs are those of tests/worker/conftest.py plus a second seed of each kind. DER: pyannote.metrics,
 collar 0.5 s (±0.25 s), overlap scored. RTF = diarization wall time / audio duration, models already loaded
@@ -47,27 +54,74 @@ def dialogs():
     }
 
 
+def make_diarizer(backend: str, args):
+    if backend == "pyannote":
+        from gpu_worker.diarization.pyannote_backend import PyannoteDiarizer
+
+        if args.pyannote_model_dir:
+            return load_diarizer("pyannote", model_dir=args.pyannote_model_dir), f"pyannote ({Path(args.pyannote_model_dir).name})"
+        return PyannoteDiarizer(segmentation_step=args.pyannote_step), f"pyannote (step {args.pyannote_step * 10:g} s)"
+    if backend == "default-eigengap":  # the count rule before the real-speech calibration, for before/after figures
+        from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions
+
+        return DefaultDiarizer(options=DefaultOptions(count_rule="eigengap", told_rule="eigengap")), "default (eigengap, before)"
+    return load_diarizer(backend), backend
+
+
+def real(args) -> None:
+    import numpy as np
+
+    from benchmarks import real_speech
+
+    real_speech.fetch()
+    splits = [real_speech.DEV, real_speech.TEST] if args.split == "both" else [args.split]
+    data = [r for split in splits for r in real_speech.recordings(split)]
+    print(f"collar {real_speech.COLLAR} s in total, overlap scored; cells: DER = missed + false alarm + confusion")
+    print("| backend | split | recording | speakers | count given | found | DER | missed | false alarm | confusion | RTF |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    summary: dict[tuple, list] = {}
+    for backend in args.backends.split(","):
+        diarizer, label = make_diarizer(backend, args)
+        diarizer.diarize(data[0].audio[: 20 * 16000])  # warm-up
+        for rec in data:
+            for given in (None, len(rec.speakers)):
+                start = time.perf_counter()
+                turns = diarizer.diarize(rec.audio, num_speakers=given)
+                rtf = (time.perf_counter() - start) / rec.duration
+                sc = real_speech.score(rec, turns)
+                print(f"| {label} | {rec.split} | {rec.name} | {sc.reference} | {'yes' if given else 'no'} | {sc.found} "
+                      f"| {sc.der:.1%} | {sc.missed:.1%} | {sc.false_alarm:.1%} | {sc.confusion:.1%} | {rtf:.3f} |", flush=True)
+                summary.setdefault((label, rec.split, rec.kind, bool(given)), []).append((sc, rtf))
+    print("\n| backend | split | recordings | count given | count right | within ±1 | mean DER | worst DER | mean RTF |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (label, split, kind, given), rows in summary.items():
+        scores = [sc for sc, _ in rows]
+        right = sum(sc.found == sc.reference for sc in scores)
+        near = sum(abs(sc.found - sc.reference) <= 1 for sc in scores)
+        print(f"| {label} | {split} | {kind} ×{len(rows)} | {'yes' if given else 'no'} | {right}/{len(rows)} | {near}/{len(rows)} "
+              f"| {np.mean([sc.der for sc in scores]):.1%} | {max(sc.der for sc in scores):.1%} "
+              f"| {np.mean([r for _, r in rows]):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backends", default="default,pyannote")
+    parser.add_argument("--real", action="store_true", help="real recordings (benchmarks/real_speech.py)")
+    parser.add_argument("--split", default="both", choices=["dev", "test", "both"])
+    parser.add_argument("--backends", default="default,pyannote",
+                        help="default, pyannote; default-eigengap: the default's count rule before the real-speech "
+                        "calibration")
     parser.add_argument("--pyannote-step", type=float, default=0.1, help="segmentation hop as a fraction of 10 s")
     parser.add_argument("--pyannote-model-dir", help="score a pyannote pipeline directory (e.g. community-1, as baked "
                         "into the AMI) instead of the bundled weights; --pyannote-step is then the pipeline's own")
     args = parser.parse_args()
+    if args.real:
+        real(args)
+        return
     data = dialogs()
     print("| backend | dialog | length | count given | speakers found | DER | RTF | CPU/audio |")
     print("|---|---|---|---|---|---|---|---|")
     for backend in args.backends.split(","):
-        if backend == "pyannote":
-            from gpu_worker.diarization.pyannote_backend import PyannoteDiarizer
-
-            if args.pyannote_model_dir:
-                diarizer, label = load_diarizer("pyannote", model_dir=args.pyannote_model_dir), f"pyannote ({Path(args.pyannote_model_dir).name})"
-            else:
-                diarizer = PyannoteDiarizer(segmentation_step=args.pyannote_step)
-                label = f"pyannote (step {args.pyannote_step * 10:g} s)"
-        else:
-            diarizer, label = load_diarizer(backend), backend
+        diarizer, label = make_diarizer(backend, args)
         diarizer.diarize(next(iter(data.values()))[0].audio[: 20 * 16000])  # warm-up
         for name, (dialog, count) in data.items():
             for given in (None, count):

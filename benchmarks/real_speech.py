@@ -302,45 +302,41 @@ def speaker_phrases(speaker: str, split: str, cache: Path = CACHE) -> list[Phras
 
 
 def build_dialog(spec: DialogSpec, cache: Path = CACHE) -> Recording:
-    """Turns of 1–4 phrases (about 1.5–8 s) by speakers in random order (never the same twice in a row), 0.2–0.8 s
-    gaps of a −60 dBFS noise floor between turns, no overlap. Each speaker's phrases are used in recorded order from
-    a seeded offset. The reference is each phrase's speech run; the pauses between phrases are non-speech."""
+    """Turns of phrases (about 1–6 s) by speakers in random order (never the same twice in a row), as in
+    conversation: the next turn starts 0.4 s before (overlap, the two voices summed) to 0.8 s after the previous one
+    ends, over a −60 dBFS noise floor. Each speaker's phrases are used in recorded order from a seeded offset.
+    The reference is each phrase's speech run; pauses between the phrases of one turn are non-speech."""
     rng = np.random.default_rng(spec.seed)
     pools = {s: speaker_phrases(s, spec.split, cache) for s in spec.speakers}
     cursor = {s: int(rng.integers(len(p))) for s, p in pools.items()}
-    pieces: list[np.ndarray] = []
+    placed: list[tuple[float, np.ndarray]] = []
     turns: list[Turn] = []
-    t, previous, spoken = 0.0, None, 0.0
+    t, previous, spoken = 0.5, None, 0.0
     order: list[str] = list(rng.permutation(spec.speakers))  # everyone speaks early
     while spoken < spec.length or order:
-        if order:
-            speaker = order.pop(0)
-        else:
-            speaker = str(rng.choice([s for s in spec.speakers if s != previous]))
-        gap = float(rng.uniform(0.2, 0.8))
-        pieces.append((1e-3 * rng.standard_normal(int(gap * SAMPLE_RATE))).astype(np.float32))
-        t += gap
-        target = float(rng.uniform(1.5, 8.0))
-        took = 0.0
+        speaker = order.pop(0) if order else str(rng.choice([s for s in spec.speakers if s != previous]))
+        if previous is not None:
+            t = max(turns[-1].start + 0.5, t + float(rng.uniform(-0.4, 0.8)))  # overlap never swallows a phrase
+        target, took = float(rng.uniform(1.0, 6.0)), 0.0
         while took < target:
             pool = pools[speaker]
             phrase = pool[cursor[speaker] % len(pool)]
             cursor[speaker] += 1
-            if took > 0:  # a pause inside the turn, shorter than the gaps between turns
-                pause = float(rng.uniform(0.3, 0.5))
-                pieces.append((1e-3 * rng.standard_normal(int(pause * SAMPLE_RATE))).astype(np.float32))
-                t += pause
+            if took > 0:  # a pause inside the turn
+                t += float(rng.uniform(0.3, 0.5))
             for s, e in phrase.runs:
                 turns.append(Turn(round(t + s, 3), round(t + e, 3), speaker))
-            pieces.append(phrase.audio.astype(np.float32))
+            placed.append((t, phrase.audio))
             length = len(phrase.audio) / SAMPLE_RATE
             t += length
             took += length
             spoken += length
         previous = speaker
-    tail = (1e-3 * rng.standard_normal(int(0.5 * SAMPLE_RATE))).astype(np.float32)
-    audio = np.concatenate(pieces + [tail])
-    return Recording(spec.name, spec.split, "council dialog", audio, turns, (0.0, len(audio) / SAMPLE_RATE))
+    audio = (1e-3 * rng.standard_normal(int((t + 0.5) * SAMPLE_RATE))).astype(np.float32)
+    for start, piece in placed:
+        a = int(round(start * SAMPLE_RATE))
+        audio[a : a + len(piece)] += piece
+    return Recording(spec.name, spec.split, "council dialog", audio, sorted(turns, key=lambda x: x.start), (0.0, len(audio) / SAMPLE_RATE))
 
 
 def recordings(split: str, cache: Path = CACHE) -> list[Recording]:

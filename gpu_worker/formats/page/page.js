@@ -16,6 +16,7 @@
   const media = $("media");
   const transcriptEl = $("transcript");
   const playhead = $("playhead");
+  const timeline = $("timeline");
   const root = document.documentElement;
 
   // ---- text rules shared with the writers (gpu_worker/formats/common.py) -------------------------------------
@@ -286,7 +287,6 @@
   }
 
   function renderTimeline() {
-    const timeline = $("timeline");
     const lanes = new Map(data.speakers.map((s, k) => [s.label, k]));
     const total = Math.max(data.result.duration, ...segments.map((s) => s.end), 0.001);
     let html = "";
@@ -354,9 +354,15 @@
     return w && t <= w.end + HOLD_S ? w : null;
   }
 
+  let announced = -1;
   function highlight(t) {
     const w = wordAt(t);
     playhead.style.left = `${Math.min(100, (100 * t) / totalTime())}%`;
+    if (Math.floor(t) !== announced) {
+      announced = Math.floor(t);
+      timeline.setAttribute("aria-valuenow", String(announced));
+      timeline.setAttribute("aria-valuetext", clock(t));
+    }
     if (w === current) return;
     if (current && current.el) current.el.classList.remove("current");
     current = w;
@@ -483,7 +489,7 @@
   function startWordEdit(el) {
     const word = wordOfElement.get(el);
     if (!word || el.isContentEditable) return;
-    el.contentEditable = "plaintext-only";
+    try { el.contentEditable = "plaintext-only"; } catch (_) { el.contentEditable = "true"; } // older engines lack it
     el.focus();
     getSelection().selectAllChildren(el);
     let done = false;
@@ -661,7 +667,7 @@
     const word = e.target instanceof Element && e.target.closest(".w");
     if (word) startWordEdit(word);
   });
-  $("timeline").addEventListener("click", (e) => {
+  timeline.addEventListener("click", (e) => {
     const rect = e.currentTarget.getBoundingClientRect();
     seek(((e.clientX - rect.left) / rect.width) * totalTime());
   });

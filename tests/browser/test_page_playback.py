@@ -5,6 +5,8 @@ only the media clock the page follows.
 """
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from scribefleet_tools.transcript_samples import FILM_INTERVIEW, FILM_NAMES, dialogue
@@ -126,3 +128,26 @@ def test_media_linked_by_query_parameter_plays_from_a_file_url(context, files, t
     assert media.name in page.text_content("#media-hint")
     page.locator(".w").nth(5).click()
     until(page, "Math.abs(media.currentTime - arg) < 0.01", flat_words(transcript)[5].start)
+
+
+DROP = """([name, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], name, {type: "audio/wav"}));
+  window.dispatchEvent(new DragEvent("dragover", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+  const overlayShown = !document.getElementById("drop").hidden;
+  window.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+  return overlayShown;
+}"""
+
+
+def test_a_dropped_file_plays_and_a_wrong_length_is_questioned(context, files):
+    html, _ = files
+    page = open_page(context, html)
+    short = base64.b64encode(wav_bytes(3.0, rate=8000)).decode()
+    assert page.evaluate(DROP, ["other take.wav", short]) is True  # the drop overlay showed while dragging
+    until(page, "media.readyState >= 1")
+    assert page.is_hidden("#drop")
+    assert page.evaluate("document.getElementById('media').src").startswith("blob:")
+    assert page.text_content("#media-hint") == \
+        "This media is 00:00:03 long, the transcript 00:01:20: is it the right file?"

@@ -25,7 +25,7 @@ class WorkerConfig:
     device: str = "auto"  # auto → cuda when CTranslate2 sees a GPU, else cpu
     compute_type: str = "auto"  # auto → float16 on cuda, int8 on cpu
     batch_size: int = 0  # 0 = auto: 8 on cuda (batched pipeline), 1 on cpu (sequential decoder)
-    cpu_threads: int = 0  # CTranslate2 threads on cpu; 0 = its default (4, or OMP_NUM_THREADS)
+    cpu_threads: int = 0  # threads per pool on cpu: torch, OpenMP/BLAS, CTranslate2 (gpu_worker/cpu_threads.py); 0 = all cores
     diarizer: str = "default"
     diarizer_model_dir: str | None = None
     # Idle retirement (scribefleet/retirement.py): "cost" weighs idling against a restart, told the restart times

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gpu_worker.config import WorkerConfig
+from gpu_worker.cpu_threads import limit_cpu_threads
 from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
 from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
 from gpu_worker.replacements import apply_rules
@@ -64,6 +65,7 @@ class Pipeline:
     def __init__(self, config: WorkerConfig, transcriber: Transcriber | None = None, diarizer: Diarizer | None = None):
         """Loads both models once (or takes loaded ones, to share them between pipelines)."""
         self.config = config
+        limit_cpu_threads(config.cpu_threads)
         if transcriber is None:
             device, _ = resolve_device(config.device, config.compute_type)
             batch = config.batch_size or (8 if device == "cuda" else 1)

@@ -8,6 +8,9 @@
     checks would do; the state machine retries the job once its heartbeats stop.
 
 Scale-in protection is the ASG's business (moto honours it): the controller only follows the group's membership.
+
+Threads: each worker gets its share of the cores (cores // MaxSize, at least 1) for every model thread pool
+(gpu_worker/cpu_threads.py); left at their defaults, every worker's pools assume they own all cores.
 """
 from __future__ import annotations
 
@@ -24,9 +27,48 @@ from pathlib import Path
 
 import boto3
 
+from gpu_worker.cpu_threads import thread_environment
+
 REPO = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 RETIRE_GRACE_SECONDS = 3.0  # after leaving the group, before SIGTERM
+# Peak resident memory of one local worker (tiny.en int8 + the default diarizer) on the demo's 3-speaker clip was
+# 0.69-0.71 GB (benchmarks/bench_local_threads.py, docs/benchmarks.md "Local fleet threads"); rounded up, with room
+# for the decoder child and longer files.
+WORKER_MEMORY_BYTES = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class FleetCapacity:
+    """How the local fleet shares this machine: threads per worker, and how many workers fit at all."""
+
+    cores: int
+    memory_bytes: int
+    max_workers: int  # the group's MaxSize: the most worker processes that can run at once
+    threads_per_worker: int
+    workers_that_fit: int  # a whole core and WORKER_MEMORY_BYTES each
+
+    def describe(self) -> str:
+        shared = "" if self.max_workers <= self.workers_that_fit else (
+            f"; MaxWorkers {self.max_workers} is more than fit: busy workers share cores and each job is slower")
+        return (f"this machine: {self.cores} cores, {self.memory_bytes / 1e9:.0f} GB: {self.workers_that_fit} local "
+                f"worker{'s' if self.workers_that_fit != 1 else ''} fit (a core and ~{WORKER_MEMORY_BYTES / 1e9:.1f} GB "
+                f"each); up to {self.max_workers} run, {self.threads_per_worker} thread"
+                f"{'s' if self.threads_per_worker != 1 else ''} each{shared}")
+
+
+def fleet_capacity(cores: int, memory_bytes: int, max_workers: int, requested_threads: int = 0,
+                   worker_memory_bytes: int = WORKER_MEMORY_BYTES) -> FleetCapacity:
+    """`requested_threads` 0: each of the `max_workers` gets an equal share of the cores, at least one thread."""
+    threads = requested_threads or max(1, cores // max(1, max_workers))
+    fit = max(0, min(cores, memory_bytes // worker_memory_bytes))
+    return FleetCapacity(cores, memory_bytes, max_workers, threads, fit)
+
+
+def this_machine(max_workers: int, requested_threads: int = 0) -> FleetCapacity:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return fleet_capacity(cores, memory, max_workers, requested_threads)
 
 
 def model_dir() -> str:
@@ -49,7 +91,7 @@ class FleetSettings:
     heartbeat_interval: float = 1.0
     boot_delay: float = 0.0
     poll_seconds: float = 0.5
-    cpu_threads: int = 0
+    cpu_threads: int = 0  # per worker; 0: the worker's share of the cores (FleetCapacity)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -72,9 +114,9 @@ class Worker:
 
 
 class LocalFleet:
-    def __init__(self, settings: FleetSettings):
+    def __init__(self, settings: FleetSettings, autoscaling=None):
         self.settings = settings
-        self.autoscaling = boto3.client(
+        self.autoscaling = autoscaling or boto3.client(
             "autoscaling", endpoint_url=settings.endpoint_url, region_name=settings.region,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
@@ -83,7 +125,12 @@ class LocalFleet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._model_dir = model_dir()
+        self.capacity = this_machine(self._max_size(), settings.cpu_threads)
         settings.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def _max_size(self) -> int:
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.settings.asg_name])
+        return int(group["AutoScalingGroups"][0]["MaxSize"])
 
     # ---- one pass ---------------------------------------------------------------------------------------------
     def in_service(self) -> set[str]:
@@ -127,13 +174,15 @@ class LocalFleet:
             "SCRIBEFLEET_QUEUE_URL": s.queue_url, "SCRIBEFLEET_TABLE_NAME": s.table_name,
             "SCRIBEFLEET_OUTPUT_BUCKET": s.output_bucket, "SCRIBEFLEET_ASG_NAME": s.asg_name,
             "SCRIBEFLEET_MODEL_DIR": self._model_dir, "SCRIBEFLEET_DIARIZER": "default", "SCRIBEFLEET_DEVICE": "cpu",
+            # The local time scale is seconds (no boot to amortise): the fixed rule with a short timeout.
+            "SCRIBEFLEET_RETIREMENT": "fixed",
             "SCRIBEFLEET_IDLE_TIMEOUT": str(s.idle_timeout), "SCRIBEFLEET_HEARTBEAT_INTERVAL": str(s.heartbeat_interval),
             "SCRIBEFLEET_LOG_FILE": str(worker.log_path),
             "HF_HUB_OFFLINE": "1", "PYANNOTE_METRICS_ENABLED": "0", "POWERTOOLS_TRACE_DISABLED": "1",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
-        if s.cpu_threads:
-            env["SCRIBEFLEET_CPU_THREADS"] = str(s.cpu_threads)
+        threads = self.capacity.threads_per_worker
+        env.update({"SCRIBEFLEET_CPU_THREADS": str(threads), **thread_environment(threads)})
         env.pop("AWS_PROFILE", None)
         return env
 

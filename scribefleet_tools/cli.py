@@ -54,6 +54,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     print(f"  input bucket : {stack.info.outputs['InputBucketName']}", flush=True)
     print(f"  output bucket: {stack.info.outputs['OutputBucketName']}", flush=True)
     print(f"  worker logs  : {stack.info.log_dir}", flush=True)
+    if stack.fleet is not None:
+        print(f"  workers      : {stack.fleet.capacity.describe()}", flush=True)
     print("Ctrl-C stops everything.", flush=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -208,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--idle-timeout", type=float, default=20.0, help="seconds a worker waits on an empty queue before retiring")
     up.add_argument("--boot-delay", type=float, default=0.0, help="seconds an instance 'boots' before its worker starts")
     up.add_argument("--heartbeat-interval", type=float, default=1.0, help="worker heartbeat interval in seconds")
-    up.add_argument("--cpu-threads", type=int, default=0, help="CTranslate2 threads per worker (0 = default)")
+    up.add_argument("--cpu-threads", type=int, default=0, help="threads per worker for every model pool (0 = its share of the cores)")
     up.add_argument("--no-fleet", action="store_true", help="stack only; run workers yourself")
     up.set_defaults(func=cmd_local_up)
 

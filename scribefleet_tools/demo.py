@@ -61,6 +61,8 @@ def run_demo(args: argparse.Namespace) -> int:
         target = Target.local(info)
         print(f"2/5 local stack up at {info.endpoint} in {time.monotonic() - began:.0f} s "
               f"(template.yaml in moto; input bucket {info.outputs['InputBucketName']})", flush=True)
+        if stack.fleet is not None:
+            print(f"   {stack.fleet.capacity.describe()}", flush=True)
         s3, run = target.client("s3"), f"{int(time.time()) % 100000:05d}"
         pids = []
         for path in samples:

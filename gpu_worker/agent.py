@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from gpu_worker.fleet import Fleet
 from gpu_worker.fleet_board import FleetBoard
-from gpu_worker.formats import write_formats
+from gpu_worker.formats import CONTENT_TYPES, write_formats
 from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
 from gpu_worker.result import TranscriptResult
 from scribefleet.contract import ErrorCode, JobField, MessageField, ScribefleetError, Stage, output_prefix, output_stem
@@ -334,7 +334,7 @@ class Agent:
         self.channel.commit(job, token, outputs)
         for done, (fmt, path) in enumerate(files.items()):
             progress.set(Stage.UPLOADING, DELIVERY, (done + 1) / (len(files) + 1))
-            self.s3.upload_file(str(path), bucket, prefix + path.name)
+            self.s3.upload_file(str(path), bucket, prefix + path.name, ExtraArgs={"ContentType": CONTENT_TYPES[fmt]})
         summary = {"processId": job.process_id, "outputs": outputs, **result.to_dict()}
         self.s3.put_object(Bucket=bucket, Key=prefix + "result.json", Body=json.dumps(summary).encode(), ContentType="application/json")
         return outputs

@@ -50,6 +50,19 @@ FORMAT_EXTENSIONS: dict[str, str] = {
     "avid_markers": ".avid.txt",
     "html": ".html",
 }
+# What S3 stores with each output, so a browser opening it from S3 (or a presigned link) shows the page or text
+# instead of downloading a binary/octet-stream blob.
+CONTENT_TYPES: dict[str, str] = {
+    "txt": "text/plain; charset=utf-8",
+    "srt": "application/x-subrip; charset=utf-8",
+    "vtt": "text/vtt; charset=utf-8",
+    "json": "application/json",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "edl": "text/plain; charset=utf-8",
+    "avid_markers": "text/plain; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+}
 Writer = Callable[[TranscriptResult, Path, dict[str, Any], str], None]
 _WRITERS: dict[str, Writer] = {
     "txt": write_txt,

@@ -437,3 +437,10 @@ def test_write_formats_names_files_by_stem_and_extension(interview, tmp_path):
     paths = write(interview, tmp_path)
     assert {fmt: p.name for fmt, p in paths.items()} == {f: "interview take 1" + ext for f, ext in FORMAT_EXTENSIONS.items()}
     assert FORMAT_EXTENSIONS["avid_markers"] == ".avid.txt"
+
+
+def test_every_format_has_the_content_type_s3_serves_it_with():
+    from gpu_worker.formats import CONTENT_TYPES
+
+    assert set(CONTENT_TYPES) == set(FORMAT_EXTENSIONS)
+    assert CONTENT_TYPES["html"].startswith("text/html") and CONTENT_TYPES["json"] == "application/json"

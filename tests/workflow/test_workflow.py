@@ -29,6 +29,8 @@ def test_happy_path_completes_with_outputs_in_item_and_execution(stack, upload, 
     assert set(output["outputs"]) == {"srt", "vtt", "json", "result"} == set(job["outputs"])
     keys = {o["Key"] for o in stack.s3.list_objects_v2(Bucket=stack.output_bucket)["Contents"]}
     assert keys == {"transcripts/u1/t1/take one.srt", "transcripts/u1/t1/take one.vtt", "transcripts/u1/t1/take one.json", "transcripts/u1/t1/result.json"}
+    stored_as = {k.rsplit(".", 1)[1]: stack.s3.head_object(Bucket=stack.output_bucket, Key=k)["ContentType"] for k in keys}
+    assert stored_as == {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8", "json": "application/json"}
 
 
 def _history_errors(stack, execution_arn: str) -> list[str]:

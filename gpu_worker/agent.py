@@ -396,8 +396,8 @@ def main(config) -> int:
         rule=config.retirement, idle_timeout=config.idle_timeout, boot_seconds=config.boot_seconds,
         warm_start_seconds=config.warm_start_seconds, rtf=settings.claim_rtf, latency_weight=config.latency_weight,
     )
-    # An idle entry is stale after three missed check-ins (one per empty long poll).
-    board = FleetBoard(table, fleet.instance_id, stale_seconds=3 * settings.poll_seconds)
+    # Only the cost rule reads the board. An idle entry is stale after three missed check-ins (one per empty poll).
+    board = FleetBoard(table, fleet.instance_id, stale_seconds=3 * settings.poll_seconds) if config.retirement == "cost" else None
     channel = JobChannel(client("stepfunctions"), table, fleet.instance_id)
     agent = Agent(settings, client("sqs"), client("s3"), channel, fleet, pipeline, log, board=board)
     agent.install_signal_handlers()

@@ -6,6 +6,7 @@
     scribefleet fetch alice-meeting-1a2b3c --out transcripts/
     scribefleet view alice-meeting-1a2b3c        # the transcript page, playing the media along
     scribefleet logs alice-meeting-1a2b3c        # every line of that process id: Lambdas, state machine, worker
+    scribefleet vocabulary set vocabulary.json --user alice   # names and jargon, replacement rules for later uploads
 
 Every command targets the local stack (found through .scribefleet/local.json) unless --stack-name names a deployed
 CloudFormation stack (with --profile/--region); resource names always come from the stack's Outputs.
@@ -76,6 +77,7 @@ def submit_metadata(args: argparse.Namespace) -> dict[str, str]:
     options = {
         "language": args.language, "speakers": args.speakers, "min-speakers": args.min_speakers,
         "max-speakers": args.max_speakers, "formats": args.formats, "speaker-names": args.speaker_names,
+        "terms": args.terms, "task": args.task, "low-confidence": args.low_confidence,
     }
     return {k: str(v) for k, v in options.items() if v is not None}
 
@@ -224,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--max-speakers", type=int)
     submit.add_argument("--formats", help="comma-separated: txt,srt,vtt,json,tsv,docx,edl,avid_markers,html")
     submit.add_argument("--speaker-names", help="comma-separated names, in order of first appearance")
+    submit.add_argument("--terms", help="comma-separated names and jargon for this upload (added to the user's vocabulary)")
+    submit.add_argument("--task", choices=["transcribe", "translate"], help="translate: English words from any language")
+    submit.add_argument("--low-confidence", type=float, help="shade docx words the model is less sure of (default 0.5)")
     _target_options(submit)
     submit.set_defaults(func=cmd_submit)
 
@@ -259,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("id", help="process id (<userId>-<transcriptId>)")
     _target_options(logs)
     logs.set_defaults(func=cmd_logs)
+
+    from scribefleet_tools import vocabulary_cli
+
+    vocabulary = commands.add_parser("vocabulary", help="a user's terms and replacement rules: set, show, remove")
+    vocabulary_cli.add_arguments(vocabulary, _target_options)
+    vocabulary.set_defaults(func=vocabulary_cli.run)
 
     demo = commands.add_parser("demo", help="local stack + a short multi-speaker sample, end to end, then shut down")
     demo.set_defaults(func=cmd_demo)

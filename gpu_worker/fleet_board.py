@@ -22,6 +22,9 @@ from scribefleet.retirement import Arrival, IdleView
 
 BOARD_KEY = "fleet#board"
 WORKERS, ARRIVALS = "workers", "arrivals"
+# ~70 bytes each: the board stays far below DynamoDB's 400 KB item limit at any upload rate; a session of more
+# files than this is predicted as one of this many.
+MAX_ARRIVALS = 1000
 
 
 def _number(value: float) -> Decimal:
@@ -37,12 +40,13 @@ def idle_view(
     warm_available: int = 0,
     stale_seconds: float = 60.0,
     memory_seconds: float = 3600.0,
+    max_arrivals: int = MAX_ARRIVALS,
 ) -> tuple[IdleView, list[str], list[str]]:
     """The board item -> (the view for `worker_id`, stale worker ids, forgotten arrival keys).
 
     An idle entry counts while it checked in within `stale_seconds`; a busy one until its expected end plus the
     longer of `stale_seconds` and the job's expected length (a slow job is late, not dead; a dead worker's entry
-    goes eventually). Uploads older than `memory_seconds` are forgotten."""
+    goes eventually). Uploads older than `memory_seconds`, and all but the latest `max_arrivals`, are forgotten."""
     idle_peers, busy_until, stale = [], [], []
     for other, entry in (board.get(WORKERS) or {}).items():
         if other == worker_id:
@@ -57,13 +61,16 @@ def idle_view(
             idle_peers.append((since, other))
             continue
         stale.append(other)
+    recorded = sorted(
+        ((float(e.get("at", 0)), key, float(e.get("audio", 0))) for key, e in (board.get(ARRIVALS) or {}).items()),
+        reverse=True,
+    )
     arrivals, forgotten = [], []
-    for key, entry in (board.get(ARRIVALS) or {}).items():
-        at = float(entry.get("at", 0))
-        if now - at > memory_seconds:
+    for at, key, audio in recorded:
+        if now - at > memory_seconds or len(arrivals) >= max_arrivals:
             forgotten.append(key)
         else:
-            arrivals.append(Arrival(at, float(entry.get("audio", 0))))
+            arrivals.append(Arrival(at, audio))
     view = IdleView(
         now=now, idle_since=idle_since, worker_id=worker_id, queued_jobs=queued_jobs,
         idle_peers=tuple(sorted(idle_peers)), busy_until=tuple(sorted(busy_until)),

@@ -78,3 +78,9 @@ def test_idle_view(name, workers, now, expected) -> None:
     view, stale, forgotten = idle_view({"workers": workers, "arrivals": {}}, "me", now, idle_since=now,
                                        stale_seconds=60)
     assert (view.idle_peers, view.busy_until, stale) == expected and forgotten == []
+
+
+def test_only_the_latest_uploads_are_kept() -> None:
+    board = {"workers": {}, "arrivals": {f"u-{i}": {"at": float(i), "audio": 60} for i in range(5)}}
+    view, _, forgotten = idle_view(board, "me", now=10.0, idle_since=10.0, max_arrivals=3)
+    assert [a.at for a in view.arrivals] == [2.0, 3.0, 4.0] and sorted(forgotten) == ["u-0", "u-1"]

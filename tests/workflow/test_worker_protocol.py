@@ -25,12 +25,16 @@ def test_sigterm_mid_job_reports_worker_lost_at_once_and_the_retry_completes(sta
     started = upload("uploads/u1/term/a.wav", wav_bytes(1.0))
     wait_until(lambda: stack.job("u1-term").get("stage") == "diarizing", timeout=20)
 
-    signalled = time.monotonic()
     with pytest.raises(SystemExit):
         doomed.agent.on_terminate()
     history = lambda: stack.sfn.get_execution_history(executionArn=started[0]["executionArn"], maxResults=1000)["events"]  # noqa: E731
-    failure = wait_until(lambda: [e for e in history() if e.get("taskFailedEventDetails", {}).get("error") == "WorkerLost"], timeout=5)
-    assert time.monotonic() - signalled < 2.0 and "shut down" in failure[0]["taskFailedEventDetails"]["cause"]
+    failure = wait_until(lambda: [e for e in history() if e.get("taskFailedEventDetails", {}).get("error") == "WorkerLost"], timeout=30)
+    # "At once" is the mechanism, not a stopwatch (a loaded machine stretches any bound): the worker's own
+    # SendTaskFailure ends the attempt, before any heartbeat could have timed out.
+    assert "shut down" in failure[0]["taskFailedEventDetails"]["cause"]
+    events = history()
+    first_failure = next(i for i, e in enumerate(events) if e["type"] in ("TaskFailed", "TaskTimedOut"))
+    assert events[first_failure]["type"] == "TaskFailed", events[first_failure]
 
     start_worker(worker_id="i-replacement")
     assert stack.wait(started[0]["executionArn"])["status"] == "SUCCEEDED"

@@ -95,17 +95,21 @@ class RetireTimeFleet(ProcessFleet):
 
 
 def test_cost_rule_keeps_the_worker_for_the_session_it_expects_then_leaves_the_board(stack, upload, start_worker):
-    # Boot 2 s, trust 0.5, 15x, latency weight 3: the 1 s upload (1/15 s of work) is the session to expect; a kept
-    # machine starts it a boot sooner: worth 2 + 3 x 1 x 2 = 8 s of silence after its upload (createdAt). Without
-    # the board it would know nothing and leave one boot (2 s) after its job, ~4 s after the upload.
-    params = RetirementParams(rule="cost", boot_seconds=2.0, trust=0.5, latency_weight=3.0)
+    # Boot 2 s, trust 0.5, 15x, latency weight 6.5: the 1 s upload (1/15 s of work) is the session to expect; a kept
+    # machine starts it a boot sooner: worth 2 + 6.5 x 1 x 2 = 15 s of silence after its upload (createdAt). Without
+    # the board it would know nothing and leave one boot (2 s) after its job.
+    params = RetirementParams(rule="cost", boot_seconds=2.0, trust=0.5, latency_weight=6.5)
     fleet = RetireTimeFleet("i-cost")
-    worker = start_worker(worker_id="i-cost", retirement=params, fleet=fleet)
+    # The job waits in the queue before the worker starts: a worker started first may rightly retire on an empty
+    # queue before a slow machine gets the upload through ProbeMedia.
     upload("uploads/u1/cost/a.wav", wav_bytes(1.0))
-    worker.thread.join(timeout=60)
+    wait_until(lambda: int(boto3.client("sqs", region_name="us-east-1").get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+                           ["Attributes"]["ApproximateNumberOfMessages"]) >= 1, timeout=60)
+    worker = start_worker(worker_id="i-cost", retirement=params, fleet=fleet)
+    worker.thread.join(timeout=90)
     assert worker.outcome == ["retired"] and worker.agent.completed == 1
     created = parse_timestamp(stack.job("u1-cost")["createdAt"]).timestamp()
-    assert fleet.retired_at - created >= 8.0
+    assert fleet.retired_at - created >= 15.0
     board = stack.job(BOARD_KEY)
     assert "i-cost" not in board["workers"]
     assert float(board["arrivals"]["u1-cost"]["audio"]) == pytest.approx(1.0, abs=0.05)

@@ -118,7 +118,7 @@ def publish_job_metrics(job: JobMessage, item: dict, processing_seconds: float) 
     from scribefleet.observability import NAMESPACE
     from scribefleet.scaling import job_metrics
 
-    claimed = job_metrics({JobField.CREATED_AT: item.get(JobField.CREATED_AT), "startedAt": item.get(JobField.CLAIMED_AT)})
+    claimed = job_metrics({JobField.CREATED_AT: item.get(JobField.CREATED_AT), JobField.CLAIMED_AT: item.get(JobField.CLAIMED_AT)})
     metrics = Metrics(namespace=NAMESPACE, service="gpu_worker")
     metrics.add_metric(name="ProcessingSeconds", unit="Seconds", value=processing_seconds)
     metrics.add_metric(name="Attempts", unit="Count", value=int(item.get(JobField.ATTEMPTS, 1) or 1))

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from scribefleet.contract import JobField
 from scribefleet.timestamps import parse_timestamp
 
 
@@ -237,15 +238,15 @@ def queue_metrics(queued: Iterable[Mapping], in_progress: Iterable[Mapping]) -> 
 
 @dataclass(frozen=True)
 class JobMetrics:
-    queue_wait_seconds: float | None  # createdAt -> startedAt (claim)
-    processing_seconds: float | None  # startedAt -> finishedAt
+    queue_wait_seconds: float | None  # createdAt -> claimedAt
+    processing_seconds: float | None  # claimedAt -> finishedAt
     rtf: float | None  # audio seconds per processing second (the seed's "15x")
     attempts: int
 
 
 def job_metrics(item: Mapping) -> JobMetrics:
-    """Per-job figures from a job item (createdAt, startedAt, finishedAt as ISO 8601; audioSeconds; attempts)."""
-    created, started, finished = (parse_timestamp(item.get(k)) for k in ("createdAt", "startedAt", "finishedAt"))
+    """Per-job figures from a job item (createdAt, claimedAt, finishedAt as ISO 8601; audioSeconds; attempts)."""
+    created, started, finished = (parse_timestamp(item.get(k)) for k in (JobField.CREATED_AT, JobField.CLAIMED_AT, JobField.FINISHED_AT))
     wait = (started - created).total_seconds() if created and started else None
     processing = (finished - started).total_seconds() if started and finished else None
     audio = float(item.get("audioSeconds", 0) or 0)

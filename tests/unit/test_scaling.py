@@ -141,7 +141,7 @@ def test_queue_metrics_count_claimed_jobs_as_busy() -> None:
 
 
 def test_job_metrics_from_a_completed_item() -> None:
-    item = {"createdAt": "2026-11-25T10:00:00.000Z", "startedAt": "2026-11-25T10:01:30.000Z",
+    item = {"createdAt": "2026-11-25T10:00:00.000Z", "claimedAt": "2026-11-25T10:01:30.000Z",
             "finishedAt": "2026-11-25T10:03:30.000Z", "audioSeconds": Decimal("1800"), "attempts": Decimal("2")}
     m = job_metrics(item)
     assert (m.queue_wait_seconds, m.processing_seconds, m.rtf, m.attempts) == (90.0, 120.0, 15.0, 2)

@@ -194,7 +194,7 @@ def test_upload_event_reaches_start_job(resources):
 
 def test_ended_executions_reach_reconcile_job(resources):
     """Stopped, timed-out and uncaught-failed executions of our state machine close their job (scribefleet/reconcile.py);
-    the function may only update jobs."""
+    the function may only update jobs and announce the end of one it closed."""
     function = resources["ReconcileJobFunction"]["Properties"]
     (event,) = function["Events"].values()
     pattern = event["Properties"]["Pattern"]
@@ -203,8 +203,53 @@ def test_ended_executions_reach_reconcile_job(resources):
     assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "TranscriptionStateMachine"}]
     assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
-    (statement,) = function["Policies"][0]["Statement"]
-    assert statement["Action"] == "dynamodb:UpdateItem" and statement["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+    statements = {st["Sid"]: st for st in function["Policies"][0]["Statement"]}
+    assert set(statements) == {"CloseJob", "AnnounceJobEnds"}
+    assert statements["CloseJob"]["Action"] == "dynamodb:UpdateItem"
+    assert statements["CloseJob"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+
+
+@pytest.mark.security
+def test_only_the_writers_that_end_jobs_put_events_and_only_ours_on_the_default_bus(transformed):
+    """events:PutEvents on the default bus alone, for our source and detail-type alone (AWS's condition keys for it:
+    events:source, multivalued, and events:detail-type), granted to the state machine and ReconcileJob only."""
+    from scribefleet.contract import EVENT_SOURCE, JOB_STATE_CHANGE
+
+    granted = {}
+    for owner, st in iam_statements(transformed["Resources"]):
+        if st["Effect"] == "Allow" and "events:PutEvents" in as_list(st["Action"]):
+            granted[owner] = st
+            assert as_list(st["Action"]) == ["events:PutEvents"], owner
+            assert st["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"}, owner
+            assert st["Condition"] == {"ForAllValues:StringEquals": {"events:source": [EVENT_SOURCE]},
+                                       "StringEquals": {"events:detail-type": JOB_STATE_CHANGE}}, owner
+    assert set(granted) == {"TranscriptionStateMachineRole", "ReconcileJobFunctionRole"}
+
+
+def test_the_example_job_events_rule_mails_ended_jobs_only_when_an_address_is_given(template, resources):
+    """The documented consumer: rule (our event, COMPLETED or FAILED) -> SNS topic -> e-mail, all three resources under
+    one Condition that holds only when JobEventsEmail is set; only that rule may publish to the topic."""
+    from scribefleet import schemas
+    from scribefleet.contract import EVENT_BUS, EVENT_SOURCE, JOB_STATE_CHANGE
+
+    assert template["Parameters"]["JobEventsEmail"]["Default"] == ""
+    assert template["Conditions"]["HasJobEventsEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "JobEventsEmail"}, ""]}]}
+    example = {name: res for name, res in resources.items() if name.startswith("JobEvents")}
+    assert set(example) == {"JobEventsTopic", "JobEventsTopicPolicy", "JobEventsMailRule"}
+    assert all(res.get("Condition") == "HasJobEventsEmail" for res in example.values())
+    rule = example["JobEventsMailRule"]["Properties"]
+    assert rule["EventBusName"] == EVENT_BUS and rule["State"] == "ENABLED"
+    assert rule["EventPattern"] == {"source": [EVENT_SOURCE], "detail-type": [JOB_STATE_CHANGE], "detail": {"status": ["COMPLETED", "FAILED"]}}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "JobEventsTopic"}
+    required = set(schemas.load("job_state_change.schema.json")["required"])  # the mail never shows an empty slot
+    transformer = target["InputTransformer"]
+    assert {path.removeprefix("$.detail.") for path in transformer["InputPathsMap"].values()} <= required
+    assert set(re.findall(r"<(\w+)>", transformer["InputTemplate"])) == set(transformer["InputPathsMap"])
+    assert example["JobEventsTopic"]["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "JobEventsEmail"}}]
+    (grant,) = example["JobEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"} and grant["Action"] == "sns:Publish"
+    assert grant["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["JobEventsMailRule", "Arn"]}}}
 
 
 def test_every_function_code_uri_has_an_app_handler(resources):
@@ -473,7 +518,9 @@ def test_asg_scales_from_zero_protected_and_keeps_desired(template, resources):
 
 
 def test_user_data_references_only_known_names(template, resources):
-    known = set(template["Parameters"]) | set(resources) | PSEUDO
+    sub = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    local_names = set(sub[1]) if isinstance(sub, list) else set()
+    known = set(template["Parameters"]) | set(resources) | PSEUDO | local_names
     for var in SUB_VAR.findall(user_data(resources)):
         assert var.split(".")[0] in known, f"user data substitutes unknown ${{{var}}}"
 
@@ -497,6 +544,10 @@ def test_user_data_writes_worker_environment(resources):
     assert env["SCRIBEFLEET_HEARTBEAT_INTERVAL"] == "5"
     assert env["SCRIBEFLEET_LOG_FILE"] == "/var/log/scribefleet/worker.log"
     assert env["SCRIBEFLEET_QUEUE_URL"] == "${JobQueue}" and env["SCRIBEFLEET_TABLE_NAME"] == "${JobsTable}"
+    # the retirement rule prices a restart with the fleet's own boot time and warm pool
+    assert env["SCRIBEFLEET_BOOT_SECONDS"] == "${WorkerBootSeconds}" and env["SCRIBEFLEET_WARM_POOL"] == "${WarmPoolInstances}"
+    sub = resources["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert sub[1]["WarmPoolInstances"] == {"Fn::If": ["WarmPoolEnabled", {"Ref": "WarmPoolSize"}, 0]}
     for key in ("AWS_REGION", "SCRIBEFLEET_OUTPUT_BUCKET", "SCRIBEFLEET_ASG_NAME", "SCRIBEFLEET_DIARIZER", "SCRIBEFLEET_IDLE_TIMEOUT"):
         assert env.get(key), key
 
@@ -522,6 +573,8 @@ def test_worker_reads_its_configuration_from_the_user_data_environment(template,
     from gpu_worker.config import WorkerConfig
 
     defaults = {name: str(p.get("Default", "")) for name, p in template["Parameters"].items()}
+    assert defaults["EnableWarmPool"] == "false"
+    defaults["WarmPoolInstances"] = "0"  # the Sub's own variable, as its Fn::If renders with the warm pool off
     text = SUB_VAR.sub(lambda m: defaults.get(m.group(1), "PLACEHOLDER-" + m.group(1)),
                        heredoc(user_data(resources), "SCRIBEFLEET_ENV"))
     env = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
@@ -531,6 +584,7 @@ def test_worker_reads_its_configuration_from_the_user_data_environment(template,
     assert config.diarizer == "pyannote" and config.diarizer_model_dir == "/opt/models/pyannote"
     assert config.heartbeat_interval == 5 and config.idle_timeout == 300
     assert config.log_file == "/var/log/scribefleet/worker.log" and config.log_level == "INFO"
+    assert config.boot_seconds == float(defaults["WorkerBootSeconds"]) and config.warm_pool == 0
 
 
 def test_user_data_cloudwatch_agent_config(resources):

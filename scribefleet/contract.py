@@ -32,6 +32,13 @@ class JobStatus(StrEnum):
 STATUS_INDEX = "ByStatus"
 USER_INDEX = "ByUser"  # userId + createdAt: one user's jobs, most recent first, without a table scan
 
+# The event the service puts on the account's default EventBridge bus when a job ends (COMPLETED or FAILED), modelled
+# on AWS Transcribe's "Transcribe Job State Change". Its detail's shape is owned by
+# scribefleet/schemas/job_state_change.schema.json; scribefleet.job_events puts it.
+EVENT_SOURCE = "scribefleet"
+JOB_STATE_CHANGE = "Transcription Job State Change"  # the event's detail-type
+EVENT_BUS = "default"
+
 
 class Stage(StrEnum):
     """Where a job is; written to the job item with `progress` (0-100) by the worker's heartbeat."""
@@ -101,6 +108,11 @@ class JobField(StrEnum):
     CLAIMED_AT = "claimedAt"
     HEARTBEAT_AT = "heartbeatAt"
     FINISHED_AT = "finishedAt"
+    # Who puts the job's one state change event: the execution's ARN when MarkCompleted or MarkFailed ended the job,
+    # `ReconcileJob:<execution ARN>` when ReconcileJob closed it. Set by the same conditional update that ends the job,
+    # and no writer sets it over another's: only the writer that set it announces, so a retried, duplicated or
+    # reconciled job announces its end once.
+    ANNOUNCED_BY = "announcedBy"
 
 
 class MessageField(StrEnum):

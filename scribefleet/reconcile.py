@@ -5,6 +5,9 @@ the execution's own time limit, and States.Runtime errors (AWS never lets Catch 
 each on EventBridge ("Execution Status Change"); this turns such an event into a FAILED job, so no job stays QUEUED
 or IN_PROGRESS forever. The update is conditional: a job that already ended, or that belongs to a newer execution
 (a re-upload), is left alone, so the event of an execution that failed through MarkFailed changes nothing.
+The same update records the execution as the one whose end is announced (JobField.ANNOUNCED_BY), and only a close
+that won it puts the job state change event (scribefleet.job_events): a late or repeated status change event
+announces nothing a second time.
 """
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobStatus, Stage
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage
+from scribefleet.job_events import announce, detail_from_item
 from scribefleet.timestamps import format_timestamp
 
 ENDED_WITHOUT_RECORD = ("ABORTED", "TIMED_OUT", "FAILED")
@@ -43,8 +47,15 @@ def _job_of(detail: dict) -> dict:
     return job if isinstance(job, dict) else {}
 
 
+def announcer(execution_arn: str) -> str:
+    """ReconcileJob's mark in JobField.ANNOUNCED_BY: not the execution's own ARN, so that an execution still running
+    after its job was closed (AWS ends it first; moto may not) finds the job announced by another writer."""
+    return f"ReconcileJob:{execution_arn}"
+
+
 def close_job(table, detail: dict) -> dict:
-    """Mark the execution's job FAILED unless it already ended or belongs to another execution. Returns what it did."""
+    """Mark the execution's job FAILED unless it already ended or belongs to another execution. Returns what it did;
+    a close returns the job item as it left it under "job"."""
     if detail.get("status") not in ENDED_WITHOUT_RECORD:
         return {"closed": False, "reason": f"execution {detail.get('status')}: nothing to reconcile"}
     job = _job_of(detail)
@@ -58,23 +69,28 @@ def close_job(table, detail: dict) -> dict:
     # userId keys the ByUser index, where an empty string is rejected: an input without one leaves it unset.
     set_user = "userId = if_not_exists(userId, :user), " if user else ""
     try:
-        table.update_item(
+        closed = table.update_item(
             Key={"processId": process_id},
             # Upsert, as MarkFailed does: an execution stopped before RecordJob still leaves a FAILED job to find.
             UpdateExpression=(
                 "SET #status = :failed, stage = :stage, #error = :error, executionArn = :execution, "
                 f"{set_user}transcriptId = if_not_exists(transcriptId, :transcript), "
                 "fileName = if_not_exists(fileName, :file), inputBucket = if_not_exists(inputBucket, :bucket), "
-                "inputKey = if_not_exists(inputKey, :key), createdAt = if_not_exists(createdAt, :now), finishedAt = :now "
+                "inputKey = if_not_exists(inputKey, :key), createdAt = if_not_exists(createdAt, :now), finishedAt = :now, "
+                f"{JobField.ANNOUNCED_BY} = :announcer "
                 # revoked: a worker still on it can commit nothing; and the job leaves the ByStatus index
                 f"REMOVE workToken, workTokenFor, {ACTIVE_STATUS_ATTRIBUTE}"
             ),
-            ConditionExpression="attribute_not_exists(processId) OR (executionArn = :execution AND #status IN (:queued, :running))",
+            ConditionExpression=(
+                "attribute_not_exists(processId) OR "
+                f"(executionArn = :execution AND #status IN (:queued, :running) AND attribute_not_exists({JobField.ANNOUNCED_BY}))"
+            ),
+            ReturnValues="ALL_NEW",
             ExpressionAttributeNames={"#status": "status", "#error": "error"},
             ExpressionAttributeValues={
                 ":failed": JobStatus.FAILED.value, ":stage": Stage.FAILED.value,
                 ":error": {"code": code.value, "message": message},
-                ":execution": detail["executionArn"],
+                ":execution": detail["executionArn"], ":announcer": announcer(detail["executionArn"]),
                 **({":user": user} if user else {}), ":transcript": job.get("transcriptId", ""), ":file": job.get("fileName", ""),
                 ":bucket": job.get("input", {}).get("bucket", ""), ":key": job.get("input", {}).get("key", ""),
                 ":now": now, ":queued": JobStatus.QUEUED.value, ":running": JobStatus.IN_PROGRESS.value,
@@ -84,4 +100,12 @@ def close_job(table, detail: dict) -> dict:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         return {"closed": False, "processId": process_id, "reason": "the job already ended or belongs to another execution"}
-    return {"closed": True, "processId": process_id, "code": code.value, "message": message}
+    return {"closed": True, "processId": process_id, "code": code.value, "message": message, "job": closed["Attributes"]}
+
+
+def reconcile(table, events, detail: dict) -> dict:
+    """close_job, then announce the job's end if this close is what ended it. Returns what it did (and the event id)."""
+    result = close_job(table, detail)
+    if result["closed"]:
+        result["eventId"] = announce(events, detail_from_item(result.pop("job")))
+    return result

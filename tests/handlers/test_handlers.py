@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from sam import moto_patches
 from tests.support.aws import REPO, build_stack
+from tests.support.event_inbox import EventInbox
 from tests.support.media import wav_bytes
 
 
@@ -88,13 +89,16 @@ def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
 
 def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
     sample = event("execution_aborted.json")
+    inbox = EventInbox()
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
     jobs.put_item(Item={"processId": "user-42-interview_01", "status": "IN_PROGRESS", "workToken": "secret",
                         "executionArn": sample["detail"]["executionArn"], "createdAt": "2026-11-25T20:15:00Z"})
     first, again = invoke(stack, "reconcile_job", sample), invoke(stack, "reconcile_job", sample)
 
     assert first == {"closed": True, "processId": "user-42-interview_01", "code": "ExecutionAborted",
-                     "message": "The transcription workflow was stopped before the job finished."}
+                     "message": "The transcription workflow was stopped before the job finished.", "eventId": first["eventId"]}
+    (announced,) = inbox.events_for("user-42-interview_01")  # one job state change event, from the first call only
+    assert announced["id"] == first["eventId"] and announced["detail"]["error"]["code"] == "ExecutionAborted"
     assert not again["closed"] and again["reason"] == "the job already ended or belongs to another execution"
     item = jobs.get_item(Key={"processId": "user-42-interview_01"})["Item"]
     assert item["status"] == "FAILED" and item["error"]["code"] == "ExecutionAborted" and "workToken" not in item

@@ -5,11 +5,14 @@ never reaches in a test). These checks read the definition the way Step Function
 
 - error names: each Retry/Catch name must be one the state's integration can raise, spelled by that integration's
   rule (optimized `dynamodb:` -> `DynamoDB.<Name>Exception`, `aws-sdk:dynamodb` -> `DynamoDb.<Name>Exception`,
-  `sqs:` -> `SQS.<Name>Exception`, `lambda:invoke` -> `Lambda.<Name>Exception`, `<Name>` an error of the service's
-  API model), a real `States.*` name, or a custom name something in this project raises.
+  `sqs:` -> `SQS.<Name>Exception`, `lambda:invoke` -> `Lambda.<Name>Exception`, `events:putEvents` ->
+  `EventBridge.<Name>Exception` or its own `EventBridge.FailedEntry`, `<Name>` an error of the service's API model),
+  a real `States.*` name, or a custom name something in this project raises.
   https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html (ServiceName.ErrorName, both
   PascalCase, always with the Exception suffix), https://docs.aws.amazon.com/step-functions/latest/dg/connect-ddb.html,
   https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html,
+  https://docs.aws.amazon.com/step-functions/latest/dg/connect-eventbridge.html (a non-zero FailedEntryCount fails
+  the task with EventBridge.FailedEntry),
   https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (States.* names);
 - optional fields: an error output's `Cause` is optional ("will also, usually, contain a field Cause", Amazon States
   Language, Errors), and reading a missing field is a States.Runtime error no Catch sees: it is read only behind a
@@ -85,6 +88,7 @@ INTEGRATIONS = {
     "arn:aws:states:::dynamodb:": ("DynamoDB", "dynamodb", {"AmazonDynamoDBException"}),
     "arn:aws:states:::aws-sdk:dynamodb:": ("DynamoDb", "dynamodb", {"DynamoDbException"}),
     "arn:aws:states:::sqs:": ("SQS", "sqs", {"AmazonSQSException", "SdkClientException"}),
+    "arn:aws:states:::events:": ("EventBridge", "events", {"FailedEntry"}),
 }
 
 
@@ -157,6 +161,8 @@ def _with_names(definition: dict, state: str, names: list[str], kind: str = "Ret
     ("ProbeMedia", "States.TimeOut"),  # not a States name
     ("Process", "ProcessTimedOut"),  # a Parallel re-raises only its branches' Fail errors
     ("Transcribe", "WorkerGone"),  # not a code the worker sends
+    ("AnnounceCompleted", "Events.ThrottlingException"),  # the optimized EventBridge integration says EventBridge.*
+    ("AnnounceFailed", "EventBridge.FailedEntries"),  # its own error is EventBridge.FailedEntry
 ])
 def test_the_name_check_rejects_misspelled_and_impossible_names(definition, state, name):
     assert name_problems(_with_names(definition, state, [name]))

@@ -63,12 +63,13 @@ class Stack:
         raise TimeoutError(f"{execution_arn} still RUNNING after {timeout} s")
 
 
-def build_stack(limits: dict | None = None, max_size: int = 10) -> Stack:
+def build_stack(limits: dict | None = None, max_size: int = 10, parameters: dict | None = None) -> Stack:
     """Deploy template.yaml into the active moto mock. limits: ProbeMedia env overrides (shrunk timeouts), passed
-    as the template parameters that set them. An upload starts its execution through S3 → EventBridge → StartJob."""
+    as the template parameters that set them; parameters: any other template parameters. An upload starts its
+    execution through S3 → EventBridge → StartJob."""
     limits = {"HEARTBEAT_SECONDS": "2", "CLAIM_TIMEOUT_SECONDS": "30", "PROCESS_TIMEOUT_BASE_SECONDS": "60", **(limits or {})}
-    parameters = {LIMIT_PARAMETERS[k]: str(v) for k, v in limits.items()}
-    deployment = deploy("scribefleet-test", {**parameters, "MaxWorkers": str(max_size)}, bridge_events=True)
+    limit_parameters = {LIMIT_PARAMETERS[k]: str(v) for k, v in limits.items()}
+    deployment = deploy("scribefleet-test", {**limit_parameters, "MaxWorkers": str(max_size), **(parameters or {})}, bridge_events=True)
     out = deployment.outputs
     return Stack(
         input_bucket=out["InputBucketName"], output_bucket=out["OutputBucketName"], table_name=out["JobsTableName"],

@@ -1,5 +1,6 @@
 """ReconcileJob's rule on the jobs table (moto): which ended executions close their job, and which leave it alone."""
 import json
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -7,7 +8,8 @@ from boto3.dynamodb.conditions import Key
 from moto import mock_aws
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
-from scribefleet.reconcile import close_job, process_id_of
+from scribefleet.reconcile import close_job, process_id_of, reconcile
+from tests.support.event_inbox import EventInbox, schema_errors
 from tests.support.jobs_table import create_jobs_table
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:sm:u1-t1-abc"
@@ -79,3 +81,27 @@ def test_an_execution_input_without_a_user_still_closes_its_job(table):
     assert close_job(table, {**detail("ABORTED"), "input": json.dumps(anonymous)})["closed"]
     item = table.get_item(Key={"processId": "u1-t1"})["Item"]
     assert item["status"] == "FAILED" and "userId" not in item
+
+
+def test_a_close_announces_the_jobs_end_once_however_often_the_status_change_arrives(table):
+    """EventBridge delivers at least once: a repeated status change event finds the job ended and announces nothing."""
+    inbox, events = EventInbox(), boto3.client("events", region_name="us-east-1")
+    table.put_item(Item={"processId": "u1-t1", "userId": "u1", "transcriptId": "t1", "fileName": "a.wav", "status": "IN_PROGRESS",
+                         "executionArn": ARN, "createdAt": "2026-12-02T10:00:00Z", "audioSeconds": Decimal("12.5")})
+    first, again = reconcile(table, events, detail("ABORTED")), reconcile(table, events, detail("ABORTED"))
+
+    assert first["closed"] and not again["closed"] and "eventId" not in again
+    (event,) = inbox.events_for("u1-t1")
+    assert event["id"] == first["eventId"] and schema_errors(event["detail"]) == []
+    assert event["detail"]["status"] == "FAILED" and event["detail"]["error"]["code"] == "ExecutionAborted"
+    assert event["detail"]["audioSeconds"] == 12.5 and event["detail"]["executionArn"] == ARN
+    assert table.get_item(Key={"processId": "u1-t1"})["Item"]["announcedBy"] == f"ReconcileJob:{ARN}"
+
+
+def test_a_job_markfailed_ended_and_announced_is_not_announced_again_by_a_late_reconcile(table):
+    inbox, events = EventInbox(), boto3.client("events", region_name="us-east-1")
+    ended = {"processId": "u1-t1", "status": "FAILED", "executionArn": ARN, "announcedBy": ARN,
+             "error": {"code": "NoAudio", "message": "the file has no audio"}}
+    table.put_item(Item=ended)
+    assert not reconcile(table, events, detail("FAILED", error="NoAudio", cause="the file has no audio"))["closed"]
+    assert inbox.events_for("u1-t1") == [] and table.get_item(Key={"processId": "u1-t1"})["Item"] == ended

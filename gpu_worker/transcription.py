@@ -20,6 +20,11 @@ from scribefleet.contract import ErrorCode, ScribefleetError
 
 log = logging.getLogger(__name__)
 
+# When a window decodes badly at temperature 0, faster-whisper retries it by sampling at higher temperatures, drawing
+# from CTranslate2's process-wide generator. Reseeding it for every file makes the same upload give the same
+# transcript, whatever ran before it on that worker.
+SAMPLING_SEED = 0
+
 
 def cuda_available() -> bool:
     import ctranslate2
@@ -100,6 +105,11 @@ class Transcriber:
             raise ScribefleetError(
                 ErrorCode.INVALID_OPTIONS, f"the model {self.name} is English-only; it cannot translate (task 'translate')"
             )
+        if task == "translate" and "turbo" in self.name.lower():
+            # large-v3-turbo was fine-tuned without translation data and answers in the spoken language (whisper's README).
+            raise ScribefleetError(
+                ErrorCode.INVALID_OPTIONS, f"the model {self.name} does not translate; task 'translate' needs large-v3 or medium"
+            )
         return task
 
     def transcribe(
@@ -118,6 +128,9 @@ class Transcriber:
         to abandon the work.
         """
         language = self.check_language(language)
+        import ctranslate2
+
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         kwargs = dict(
             task=self.check_task(task),
             language=language,

@@ -73,6 +73,12 @@ def test_last_worker_dies_while_jobs_are_queued_and_the_fleet_comes_back(rel_sta
     pids = [f"u5-last-{n}" for n in range(3)]
     for n in range(3):
         uploads(f"uploads/u5/last-{n}/a.wav", wav_bytes(1.0))
+    # Every upload's ScaleFleet has run once all three messages are in the queue (WaitForWorker comes after it), so
+    # no late scale-out can refill the group after the test empties it below.
+    sqs = boto3.client("sqs", region_name=REGION)
+    sent = lambda: sum(int(v) for v in sqs.get_queue_attributes(  # noqa: E731
+        QueueUrl=rel_stack.queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"].values())
+    wait_until(lambda: sent() >= 3, timeout=60)
     wait_until(lambda: group()["DesiredCapacity"] >= 1 and group()["Instances"], timeout=20)  # ScaleFleet asked for one
     instance = group()["Instances"][0]["InstanceId"]
     doomed = fleet.start(worker_id=instance, fleet=AutoScalingFleet(autoscaling, instance), kill=KillSwitch("diarize"))

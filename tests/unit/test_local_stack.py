@@ -24,6 +24,7 @@ OFF_BY_DEFAULT = {
                              "WorkerImageInfrastructure", "WorkerInstallComponent", "WorkerTestComponent", "WorkerImageRecipe",
                              "WorkerImageDistribution", "WorkerImagePipeline"},
     "WarmPoolEnabled": {"WorkerWarmPool"},
+    "HasJobEventsEmail": {"JobEventsTopic", "JobEventsTopicPolicy", "JobEventsMailRule"},  # deployed in tests/workflow/test_job_events.py
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 import srt
 import webvtt
 
+from tests.support.event_inbox import EventInbox, schema_errors
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models]
@@ -59,6 +60,17 @@ def test_bad_file_fails_with_its_reason_visible_in_status(local, clips):
     assert status.returncode == 0, status.stderr
     assert "UnsupportedMedia" in status.stdout and "notes.wav" in status.stdout, status.stdout
     assert "e2e-bad" in local.cli("jobs", "--user", "e2e").stdout
+
+
+
+@pytest.mark.bad_input
+def test_an_ended_job_reaches_a_users_eventbridge_rule(local, clips):
+    """The job state change event on the local stack's default bus, received as a user would: rule -> SQS queue."""
+    inbox = EventInbox(sqs=local.target.client("sqs"), events=local.target.client("events"))
+    pid = submit(local, clips["bad"], "announced")
+    event = inbox.wait_for(pid, timeout=30)
+    assert event["detail-type"] == "Transcription Job State Change" and schema_errors(event["detail"]) == []
+    assert event["detail"]["status"] == "FAILED" and event["detail"]["error"] == local.job(pid)["error"]
 
 
 @pytest.mark.fault

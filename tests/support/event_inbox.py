@@ -18,12 +18,13 @@ DETAIL_SCHEMA = Draft202012Validator(schemas.load("job_state_change.schema.json"
 
 
 class EventInbox:
-    def __init__(self, region: str = REGION):
+    def __init__(self, sqs=None, events=None):
+        """sqs/events: clients of the stack to watch (default: the active moto mock)."""
         name = f"job-events-{uuid.uuid4().hex[:8]}"
-        self.sqs = boto3.client("sqs", region_name=region)
+        self.sqs = sqs or boto3.client("sqs", region_name=REGION)
         self.queue_url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         queue_arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events = boto3.client("events", region_name=region)
+        events = events or boto3.client("events", region_name=REGION)
         pattern = {"source": [EVENT_SOURCE], "detail-type": [JOB_STATE_CHANGE]}
         events.put_rule(Name=name, EventBusName=EVENT_BUS, EventPattern=json.dumps(pattern))
         events.put_targets(Rule=name, EventBusName=EVENT_BUS, Targets=[{"Id": "inbox", "Arn": queue_arn}])

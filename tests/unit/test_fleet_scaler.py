@@ -91,15 +91,26 @@ def test_lifecycle_states_are_counted_by_prefix(states, counts):
 
 
 class _Group:
-    """describe_auto_scaling_groups answering a group in the given lifecycle states (moto's instances are always
-    InService, so hook and warm-pool states are fed here)."""
+    """An Auto Scaling client answering a group in the given lifecycle states, as AWS lists them: warm-pool
+    instances only through DescribeWarmPool (in pages), the rest in the group's Instances (moto's instances are
+    always InService and its DescribeWarmPool returns no instances, so these states are fed here)."""
 
     def __init__(self, states: list[str], desired: int):
-        self.states, self.desired = states, desired
+        self.desired = desired
+        self.group_states = [s for s in states if not s.startswith("Warmed:")]
+        self.pool_states = [s for s in states if s.startswith("Warmed:")]
+        self.pool_pages = 0
 
     def describe_auto_scaling_groups(self, **_):
-        instances = [{"InstanceId": f"i-{n}", "LifecycleState": s} for n, s in enumerate(self.states)]
-        return {"AutoScalingGroups": [{"Instances": instances, "DesiredCapacity": self.desired, "MaxSize": 10}]}
+        instances = [{"InstanceId": f"i-{n}", "LifecycleState": s} for n, s in enumerate(self.group_states)]
+        pool = {"WarmPoolConfiguration": {"MinSize": len(self.pool_states), "PoolState": "Stopped"}} if self.pool_states else {}
+        return {"AutoScalingGroups": [{"Instances": instances, "DesiredCapacity": self.desired, "MaxSize": 10, **pool}]}
+
+    def describe_warm_pool(self, AutoScalingGroupName, NextToken=None):
+        start = int(NextToken or 0)
+        self.pool_pages += 1
+        page = {"Instances": [{"InstanceId": f"i-w{n}", "LifecycleState": s} for n, s in enumerate(self.pool_states[start:start + 1])]}
+        return {**page, "NextToken": str(start + 1)} if start + 1 < len(self.pool_states) else page
 
 
 def test_instances_waiting_on_the_launch_hook_count_as_booting_and_no_more_are_launched_for_them():
@@ -113,3 +124,14 @@ def test_instances_waiting_on_the_launch_hook_count_as_booting_and_no_more_are_l
 
         assert (state.in_service, state.booting, state.warm_available) == (0, 2, 1)
         assert scale_fleet(state, group, "workers", "seed").desired == 2  # the two booting machines are the two jobs'
+
+
+def test_warm_pool_instances_are_read_from_describe_warm_pool_across_pages():
+    with mock_aws():
+        table, _ = make_world(instances=0)
+        group = _Group(["InService", "Warmed:Stopped", "Warmed:Running", "Warmed:Terminating"], desired=1)
+
+        state = read_fleet_state(table, STATUS_INDEX, group, "workers", 10)
+
+        assert (state.in_service, state.booting, state.warm_available) == (1, 0, 2)
+        assert group.pool_pages == 3

@@ -1,0 +1,264 @@
+"""Voice enrollment on real voices: calibrate the match threshold on DEV voices, report precision/recall on TEST.
+
+    nice .venv/bin/python benchmarks/bench_voices.py              # calibrate (DEV) + evaluate (TEST), print both
+    nice .venv/bin/python benchmarks/bench_voices.py --seeds 1    # fewer dialogs per voice set (quicker)
+
+Voices: the nine Seattle City Council members of benchmarks/real_speech.py, split by PERSON (fixed here, never
+chosen by results): DEV_VOICES calibrate gpu_worker.voice_matching.MATCH_THRESHOLD; TEST_VOICES are only reported
+(and used by tests/worker/test_voice_enrollment.py). Within every voice, the enrollment clip and the dialog never
+share a recording: clips are cut from the meetings real_speech marks "dev", dialogs are built by
+real_speech.build_dialog from the meetings it marks "test".
+
+What runs is the product's path: the dialog is diarized by the default diarizer (no oracle turns), each cluster is
+embedded from its clean turns and paired with the enrolled voices (Hungarian, threshold); clips are embedded by
+gpu_worker.voice_library.ClipEmbedder, a phone-quality clip after a real ffmpeg round trip (8 kHz mono mp3, 16 kb/s).
+
+A cluster's true identity is the reference speaker it overlaps most. A trial "2 of 3" passes when both enrolled
+voices name a cluster of their own speaker and no cluster gets a wrong name (the third voice stays unnamed); a
+trial "none present" enrolls every voice not in the dialog and passes when no name is given.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import real_speech  # noqa: E402
+from gpu_worker.media import SAMPLE_RATE, decode_audio  # noqa: E402
+from gpu_worker.result import SpeakerTurn  # noqa: E402
+from gpu_worker.voice_matching import EnrolledVoice, match_voices, speaker_embeddings  # noqa: E402
+
+DEV_VOICES = ("lewis", "gonzalez", "morales", "mosqueda")  # one man, three women
+TEST_VOICES = ("pedersen", "strauss", "herbold", "juarez", "sawant")  # two men, three women
+ENROLL_MEETINGS = real_speech.DEV  # meetings the clips come from
+DIALOG_MEETINGS = real_speech.TEST  # meetings the dialogs come from
+ENROLL_SECONDS = 30.0
+DIALOG_SECONDS = 60.0
+
+
+def enrollment_clip(speaker: str, seconds: float = ENROLL_SECONDS) -> np.ndarray:
+    """About `seconds` of the speaker's phrases from the enrollment meetings, 0.3 s of quiet between them."""
+    pieces, total = [], 0.0
+    gap = np.zeros(int(0.3 * SAMPLE_RATE), dtype=np.float32)
+    for phrase in real_speech.speaker_phrases(speaker, ENROLL_MEETINGS):
+        pieces += [phrase.audio, gap]
+        total += len(phrase.audio) / SAMPLE_RATE
+        if total >= seconds:
+            break
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    import soundfile
+
+    soundfile.write(str(path), audio, SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+def phone_quality(wav: Path, out: Path) -> Path:
+    """A phone-quality mp3 of the clip: 8 kHz mono, 16 kb/s (ffmpeg, as a user's phone export would be)."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(wav), "-ac", "1", "-ar", "8000", "-b:a", "16k", str(out)],
+        check=True,
+    )
+    return out
+
+
+def enroll(embedder, speakers, quality: str, scratch: Path) -> list[EnrolledVoice]:
+    """One EnrolledVoice per speaker from a studio wav or its phone-quality mp3, decoded as the worker decodes."""
+    voices = []
+    for speaker in speakers:
+        wav = write_wav(scratch / f"{speaker}.wav", enrollment_clip(speaker))
+        path = phone_quality(wav, scratch / f"{speaker}.mp3") if quality == "phone" else wav
+        embedding, _ = embedder.embed_clip(decode_audio(path))
+        assert embedding is not None, f"no speech in the enrollment clip of {speaker}"
+        voices.append(EnrolledVoice(speaker, embedding))
+    return voices
+
+
+def dialog(speakers: tuple[str, ...], seed: int) -> real_speech.Recording:
+    spec = real_speech.DialogSpec(f"voices {'+'.join(speakers)} #{seed}", DIALOG_MEETINGS, speakers, 100 + seed, DIALOG_SECONDS)
+    return real_speech.build_dialog(spec)
+
+
+def cluster_identity(turns: list[SpeakerTurn], reference: list[real_speech.Turn]) -> dict[str, str]:
+    """Cluster label → the reference speaker it overlaps most."""
+    overlap: dict[str, dict[str, float]] = {}
+    for t in turns:
+        for r in reference:
+            o = min(t.end, r.end) - max(t.start, r.start)
+            if o > 0:
+                overlap.setdefault(t.speaker, {}).setdefault(r.speaker, 0.0)
+                overlap[t.speaker][r.speaker] += o
+    return {label: max(by, key=by.get) for label, by in overlap.items()}
+
+
+@dataclass
+class Diarized:
+    recording: real_speech.Recording
+    turns: list[SpeakerTurn]
+    embeddings: dict[str, np.ndarray]
+    identity: dict[str, str]
+
+
+def diarize_all(diarizer, embedder, voice_sets, seeds) -> list[Diarized]:
+    """diarizer None: the dialog's reference turns stand in for diarization (isolates matching from clustering)."""
+    out = []
+    for speakers in voice_sets:
+        for seed in seeds:
+            rec = dialog(speakers, seed)
+            if diarizer is None:
+                turns = [SpeakerTurn(t.start, t.end, f"cluster {t.speaker}") for t in rec.turns]
+            else:
+                turns = diarizer.diarize(rec.audio)
+            out.append(Diarized(rec, turns, speaker_embeddings(embedder, rec.audio, turns), cluster_identity(turns, rec.turns)))
+            print(f"  diarized {rec.name}: {len(rec.speakers)} voices, {len(out[-1].embeddings)} clusters", flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ calibration
+
+
+def calibrate(dialogs: list[Diarized], voices: list[EnrolledVoice]) -> tuple[float, list[float], list[float]]:
+    """Threshold from genuine (cluster vs its own speaker's voice) and impostor (vs any other voice) similarities:
+    the midpoint of the gap when they separate, else just above the highest impostor (no false name on DEV)."""
+    genuine, impostor = [], []
+    for d in dialogs:
+        main = _main_clusters(d)
+        for label, embedding in d.embeddings.items():
+            for v in voices:
+                score = float(embedding @ v.embedding)
+                if v.name == d.identity.get(label) and main.get(v.name) == label:
+                    genuine.append(score)
+                elif v.name != d.identity.get(label):
+                    impostor.append(score)
+    top, bottom = max(impostor), min(genuine)
+    threshold = (top + bottom) / 2 if bottom > top else top + 0.01
+    return round(threshold, 3), genuine, impostor
+
+
+def _main_clusters(d: Diarized) -> dict[str, str]:
+    """Reference speaker → the cluster holding most of their speech (split-off fragments are not 'genuine')."""
+    seconds: dict[tuple[str, str], float] = {}
+    for t in d.turns:
+        if d.identity.get(t.speaker):
+            key = (d.identity[t.speaker], t.speaker)
+            seconds[key] = seconds.get(key, 0.0) + t.end - t.start
+    best: dict[str, tuple[float, str]] = {}
+    for (speaker, label), s in seconds.items():
+        if s > best.get(speaker, (0.0, ""))[0]:
+            best[speaker] = (s, label)
+    return {speaker: label for speaker, (_, label) in best.items()}
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+
+@dataclass
+class Tally:
+    trials: int = 0
+    passed: int = 0
+    names_given: int = 0
+    names_right: int = 0
+    names_expected: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        return self.names_right / self.names_given if self.names_given else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.names_right / self.names_expected if self.names_expected else 1.0
+
+    def line(self, label: str) -> str:
+        return (f"{label}: passed {self.passed}/{self.trials} ({100 * self.passed / max(1, self.trials):.1f} %), "
+                f"names given {self.names_given}, right {self.names_right}, precision {self.precision:.3f}, "
+                f"recall {self.recall:.3f}")
+
+
+def trial(d: Diarized, enrolled: list[EnrolledVoice], threshold: float, tally: Tally) -> bool:
+    matches = match_voices(d.embeddings, enrolled, threshold)
+    present = {v.name for v in enrolled} & set(d.recording.speakers)
+    right = {m.name for m in matches if d.identity.get(m.speaker) == m.name}
+    ok = right == present and len(right) == len(matches)
+    tally.trials += 1
+    tally.passed += ok
+    tally.names_given += len(matches)
+    tally.names_right += len(right)
+    tally.names_expected += len(present)
+    if not ok:
+        tally.failures.append(f"{d.recording.name} enrolled {sorted(v.name for v in enrolled)}: "
+                              + ", ".join(f"{m.speaker}({d.identity.get(m.speaker)})={m.name} {m.similarity:.2f}" for m in matches))
+    return ok
+
+
+def evaluate(dialogs: list[Diarized], library: dict[str, EnrolledVoice], threshold: float) -> tuple[Tally, Tally]:
+    """(2 of 3 enrolled, none present) over every dialog of three voices."""
+    two_of_three, none_present = Tally(), Tally()
+    for d in dialogs:
+        speakers = d.recording.speakers
+        for pair in itertools.combinations(speakers, 2):
+            trial(d, [library[s] for s in pair], threshold, two_of_three)
+        absent = [v for name, v in library.items() if name not in speakers]
+        trial(d, absent, threshold, none_present)
+    return two_of_three, none_present
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=2, help="dialogs per set of three voices")
+    parser.add_argument("--turns", choices=("diarizer", "reference"), default="diarizer",
+                        help="speaker turns from the default diarizer (the product's path) or the dialog's reference")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    from gpu_worker.diarization import load_diarizer
+    from gpu_worker.voice_library import ClipEmbedder
+    from gpu_worker.voice_matching import MATCH_THRESHOLD
+
+    real_speech.fetch()
+    started = time.perf_counter()
+    diarizer = load_diarizer("default") if args.turns == "diarizer" else None
+    embedder = ClipEmbedder()
+    seeds = range(args.seeds)
+    print(f"# bench_voices {date.today()} on {platform.node()} ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}), "
+          f"turns from the {args.turns}, {args.seeds} dialog(s) per set of three voices")
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        print("DEV: dialogs of three of", ", ".join(DEV_VOICES))
+        dev = diarize_all(diarizer, embedder, list(itertools.combinations(DEV_VOICES, 3)), seeds)
+        dev_voices = {q: enroll(embedder, DEV_VOICES, q, scratch) for q in ("studio", "phone")}
+        threshold, genuine, impostor = calibrate(dev, dev_voices["studio"] + dev_voices["phone"])
+        print(f"DEV genuine similarity min {min(genuine):.3f} mean {np.mean(genuine):.3f} (n={len(genuine)}); "
+              f"impostor max {max(impostor):.3f} mean {np.mean(impostor):.3f} (n={len(impostor)})")
+        print(f"DEV calibrated threshold {threshold:.3f} (gpu_worker.voice_matching.MATCH_THRESHOLD = {MATCH_THRESHOLD})")
+
+        print("TEST: dialogs of three of", ", ".join(TEST_VOICES))
+        test = diarize_all(diarizer, embedder, list(itertools.combinations(TEST_VOICES, 3)), seeds)
+        for quality in ("studio", "phone"):
+            library = {v.name: v for v in enroll(embedder, TEST_VOICES + DEV_VOICES, quality, scratch)}
+            two, none = evaluate(test, library, MATCH_THRESHOLD)
+            print(two.line(f"TEST {quality} enrollment, 2 of 3 enrolled"))
+            print(none.line(f"TEST {quality} enrollment, none present ({len(library) - 3} absent voices enrolled)"))
+            for failure in (two.failures + none.failures)[:10]:
+                print("   failed:", failure)
+    print(f"wall {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

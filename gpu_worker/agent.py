@@ -26,6 +26,7 @@ from gpu_worker.fleet_board import FleetBoard
 from gpu_worker.formats import CONTENT_TYPES, write_formats
 from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
 from gpu_worker.result import TranscriptResult
+from gpu_worker.voice_library import VoiceLibrary
 from scribefleet.contract import ErrorCode, JobField, MessageField, ScribefleetError, Stage, output_prefix, output_stem
 from scribefleet.options import DEFAULT_FORMATS
 from scribefleet.retirement import IdleView, RetireDecision, RetirementParams, should_retire
@@ -143,10 +144,12 @@ class Agent:
         work_dir: str | None = None,
         board: FleetBoard | None = None,
         clock=time.time,
+        voices: VoiceLibrary | None = None,
     ):
         self.settings, self.sqs, self.s3, self.channel, self.fleet = settings, sqs, s3, channel, fleet
         self.pipeline, self.log, self.work_dir = pipeline, logger, work_dir
         self.board, self.clock = board, clock  # the board: what the cost rule knows of the fleet (None: nothing)
+        self.voices = voices or VoiceLibrary(s3)
         self.stopping = threading.Event()
         self.current: tuple[JobMessage, str] | None = None  # (job, token answerable right now)
         self._seen_tokens: set[str] = set()
@@ -300,12 +303,27 @@ class Agent:
     def _transcribe(self, job: JobMessage, token: str, progress: Progress, scratch: Path) -> dict[str, str]:
         progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
         source = self._download(job, scratch)
+        voices = self._enrolled_voices(job)
         progress.set(Stage.DECODING, DOWNLOAD, 1.0)
-        result = self.pipeline.run(source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction))
+        result = self.pipeline.run(
+            source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction), **({"voices": voices} if voices else {})
+        )
         progress.set(Stage.WRITING, DELIVERY, 0.0)
         stem = output_stem(job.file_name)
         files = write_formats(result, job.options.get("formats") or DEFAULT_FORMATS, scratch / "out", stem, job.options)
         return self._deliver(job, token, result, files, stem, progress)
+
+    def _enrolled_voices(self, job: JobMessage) -> list:
+        """The uploading user's voices (never another user's). Unreadable voices leave speakers unnamed; they
+        never fail the transcription the user asked for."""
+        try:
+            voices = self.voices.load(job.bucket, job.user_id)
+        except (ClientError, ScribefleetError) as error:
+            self.log.warning("enrolled voices not loaded", extra={"error": str(error)[:500]})
+            return []
+        if voices:
+            self.log.info("enrolled voices loaded", extra={"voices": len(voices)})
+        return voices
 
     def _download(self, job: JobMessage, scratch: Path) -> Path:
         """The exact version that was probed: by version id, or by ETag when the bucket is unversioned."""

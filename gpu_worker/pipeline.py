@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,10 +16,11 @@ import numpy as np
 from gpu_worker.config import WorkerConfig
 from gpu_worker.cpu_threads import limit_cpu_threads
 from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
-from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
+from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance
 from gpu_worker.replacements import apply_rules
 from gpu_worker.result import SpeakerTurn, TranscriptResult
 from gpu_worker.transcription import Transcriber, resolve_device
+from gpu_worker.voice_matching import EnrolledVoice, display_names, identify_speakers
 from scribefleet.contract import Stage
 from scribefleet.vocabulary import compile_rules, job_terms
 
@@ -76,11 +77,19 @@ class Pipeline:
 
             diarizer = load_diarizer(config.diarizer, config.diarizer_model_dir, _torch_device(transcriber.device))
         self.diarizer = diarizer
+        self.voice_embedder = None
         prewarm()  # the first job's decoder child starts now, not when the job arrives
 
-    def run(self, audio_path: str | os.PathLike, options: dict | None = None, progress: Progress | None = None) -> TranscriptResult:
+    def run(
+        self,
+        audio_path: str | os.PathLike,
+        options: dict | None = None,
+        progress: Progress | None = None,
+        voices: Sequence[EnrolledVoice] = (),
+    ) -> TranscriptResult:
         """Options as validated by scribefleet.options: language, speakers / min_speakers / max_speakers,
-        hotwords, initial_prompt, speaker_names, task, terms and vocabulary (the rest concern the format writers)."""
+        hotwords, initial_prompt, speaker_names, task, terms and vocabulary (the rest concern the format writers).
+        `voices`: the uploading user's enrolled voices; speakers that match one are named after it."""
         options = options or {}
         reporter, timings = _Reporter(progress), {}
         started = clock = time.perf_counter()
@@ -101,6 +110,7 @@ class Pipeline:
         lap("decode")
 
         turns = self._diarize(audio, options, reporter.step("diarize"))
+        matched = {m.speaker: m.name for m in identify_speakers(self._voice_embedder(), audio, turns, voices)} if voices else {}
         reporter.step("diarize")(1.0)
         lap("diarize")
 
@@ -114,7 +124,10 @@ class Pipeline:
         )
         lap("transcribe")
 
-        words, labels = relabel_by_appearance(assign_speakers(words, turns))
+        assigned = assign_speakers(words, turns)
+        words, labels = relabel_by_appearance(assigned)
+        relabelled = {a.speaker: w.speaker for a, w in zip(assigned, words) if a.speaker is not None}
+        matched = {relabelled[label]: name for label, name in matched.items() if label in relabelled}
         segments, rule_reports = apply_rules(group_segments(words), rules)  # before any format sees the words
         reporter.step("merge")(1.0)
         lap("merge")
@@ -128,13 +141,21 @@ class Pipeline:
             duration=round(duration, 3),
             segments=segments,
             speakers=labels,
-            speaker_names=speaker_names(labels, options.get("speaker_names")),
+            speaker_names=display_names(labels, matched, options.get("speaker_names")),
             model=self.transcriber.name,
             diarizer=getattr(self.diarizer, "name", type(self.diarizer).__name__),
             timings=timings,
             task=task,
             vocabulary={"terms": terms, "rules": [r.to_dict() for r in rule_reports]} if terms or rules else {},
         )
+
+    def _voice_embedder(self):
+        """The diarizer's embedding model (CAM++), loaded on the first job that has enrolled voices."""
+        if self.voice_embedder is None:
+            from gpu_worker.voice_library import ClipEmbedder
+
+            self.voice_embedder = ClipEmbedder(_torch_device(self.transcriber.device))
+        return self.voice_embedder
 
     def _diarize(self, audio: np.ndarray, options: dict, progress: Callable[[float], None]) -> list[SpeakerTurn]:
         if options.get("speakers") == 1:  # the user told us: one voice, nothing to separate

@@ -7,6 +7,7 @@
     scribefleet view alice-meeting-1a2b3c        # the transcript page, playing the media along
     scribefleet logs alice-meeting-1a2b3c        # every line of that process id: Lambdas, state machine, worker
     scribefleet vocabulary set vocabulary.json --user alice   # names and jargon, replacement rules for later uploads
+    scribefleet voices add Ann ann.wav --user alice            # speakers with Ann's voice are named Ann from now on
 
 Every command targets the local stack (found through .scribefleet/local.json) unless --stack-name names a deployed
 CloudFormation stack (with --profile/--region); resource names always come from the stack's Outputs.
@@ -270,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     vocabulary = commands.add_parser("vocabulary", help="a user's terms and replacement rules: set, show, remove")
     vocabulary_cli.add_arguments(vocabulary, _target_options)
     vocabulary.set_defaults(func=vocabulary_cli.run)
+
+    from scribefleet_tools import voices_cli
+
+    voices = commands.add_parser("voices", help="a user's enrolled voices, named in later transcripts: add, list, remove")
+    voices_cli.add_arguments(voices, _target_options)
+    voices.set_defaults(func=voices_cli.run)
 
     demo = commands.add_parser("demo", help="local stack + a short multi-speaker sample, end to end, then shut down")
     demo.set_defaults(func=cmd_demo)

@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gpu_worker.config import WorkerConfig  # noqa: E402
 from gpu_worker.pipeline import Pipeline  # noqa: E402
 from gpu_worker.selftest import word_error_rate  # noqa: E402
+from gpu_worker.transcription import Transcriber  # noqa: E402
 from scribefleet_tools.samples import make_dialog  # noqa: E402
 from tests.support.vocabulary_dialogs import DEV, RULES, TERMS, TEST, names_heard, names_right  # noqa: E402
 
@@ -42,6 +43,9 @@ def run(pipeline: Pipeline, name: str, voices: dict, lines: list, out: Path) -> 
     path = dialog.write_wav(out / f"{name}.wav")
     rows = {}
     for label, options in CONFIGS.items():
+        # A freshly loaded model samples (temperature fallback) from the start of its seeded sequence, so every
+        # run's transcript is the same whatever ran before it, and "terms + rules" differs from "terms" by the rules.
+        pipeline.transcriber = Transcriber(pipeline.config.model_dir)
         started = time.perf_counter()
         result = pipeline.run(path, {"speakers": len(voices), **options})
         text = " ".join(s.text for s in result.segments)

@@ -20,9 +20,10 @@ from scribefleet.contract import ErrorCode, ScribefleetError
 
 log = logging.getLogger(__name__)
 
-# When a window decodes badly at temperature 0, faster-whisper retries it by sampling at higher temperatures, drawing
-# from CTranslate2's process-wide generator. Reseeding it for every file makes the same upload give the same
-# transcript, whatever ran before it on that worker.
+# When a window decodes badly at temperature 0, faster-whisper retries it by sampling at higher temperatures.
+# CTranslate2 seeds each of its threads' generators once, from this seed, when the thread first samples; after that
+# the generator runs on from file to file, so a fixed seed makes a loaded model's transcripts reproducible for the
+# same sequence of files (not per file: the second identical file may sample differently from the first).
 SAMPLING_SEED = 0
 
 
@@ -59,6 +60,7 @@ class Transcriber:
         batch_size: int = 1,
         cpu_threads: int = 0,
     ):
+        import ctranslate2
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         model_dir = Path(model_dir)
@@ -67,6 +69,7 @@ class Transcriber:
         self.device, self.compute_type = resolve_device(device, compute_type)
         self.batch_size = batch_size
         self.name = model_name(model_dir)
+        ctranslate2.set_random_seed(SAMPLING_SEED)  # before the model's threads exist
         self.model = WhisperModel(
             str(model_dir),
             device=self.device,
@@ -128,9 +131,6 @@ class Transcriber:
         to abandon the work.
         """
         language = self.check_language(language)
-        import ctranslate2
-
-        ctranslate2.set_random_seed(SAMPLING_SEED)
         kwargs = dict(
             task=self.check_task(task),
             language=language,

@@ -206,7 +206,7 @@ def test_a_claim_applied_by_dynamodb_whose_answer_was_lost_is_still_this_workers
     lost_answer = InjectedErrors("ddb-internal", 1, applied=True).attach(table.meta.client, "UpdateItem")
     worker = fleet.start(worker_id="i-lost-answer", table=table)
     uploads("uploads/u9/lost-answer/a.wav", wav_bytes(1.0))
-    item = audit(rel_stack, ["u9-lost-answer"], job_ledger, timeout=20)["u9-lost-answer"]
+    item = audit(rel_stack, ["u9-lost-answer"], job_ledger)["u9-lost-answer"]
     assert lost_answer.injected == 1 and item["status"] == "COMPLETED" and item["attempts"] == 1
     assert item["workerId"] == "i-lost-answer" and worker.agent.completed == 1
 

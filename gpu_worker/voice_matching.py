@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 # Cosine similarity above which a cluster takes a voice's name. Calibrated by benchmarks/bench_voices.py on DEV
 # voices only (docs/benchmarks.md, "Voice enrollment"): the midpoint between the highest impostor and the lowest
 # genuine similarity seen there.
-MATCH_THRESHOLD = 0.5
+MATCH_THRESHOLD = 0.70
 
 WINDOW = 4.0  # seconds per embedding window: long enough for a stable CAM++ embedding, short enough to average
 MIN_WINDOW = 1.0  # shorter pieces are left out while longer speech exists

@@ -25,8 +25,9 @@ from scribefleet.contract import ID_PATTERN, ErrorCode, ScribefleetError
 
 SETTINGS_PREFIX = "settings/"
 VOCABULARY_FILE_NAME = "vocabulary.json"
-# The vocabulary travels inside the job's options through Step Functions (256 KiB per state) and SQS: keep it small.
-MAX_VOCABULARY_BYTES = 64 * 1024
+# The vocabulary travels inside the job's options, which a state's data, the queue message and the job item each
+# carry (Step Functions allows 256 KiB of state data): a few copies of it must fit with room to spare.
+MAX_VOCABULARY_BYTES = 32 * 1024
 # One rule on one segment's text. A sane pattern needs microseconds on a 20 s segment; past this it is backtracking.
 RULE_TIMEOUT_SECONDS = 0.1
 

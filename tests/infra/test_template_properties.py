@@ -372,10 +372,14 @@ def test_worker_role_is_least_privilege(resources):
     }
     assert grants["sqs:ReceiveMessage"]["Resource"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}
     assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
-    assert grants["s3:GetObject"]["Resource"] == {"Fn::Sub": "${InputBucket.Arn}/uploads/*"}
+    resources_of = lambda action: [st["Resource"] for _, st in iam_statements({"WorkerInstanceRole": resources["WorkerInstanceRole"]})  # noqa: E731
+                                   if action in as_list(st["Action"])]
+    assert resources_of("s3:GetObject") == [{"Fn::Sub": "${InputBucket.Arn}/uploads/*"}, {"Fn::Sub": "${InputBucket.Arn}/voices/*"}]
+    # the one write into the input bucket: the embedding cache beside the enrolled clips, never an upload
+    assert resources_of("s3:PutObject") == [{"Fn::Sub": "${InputBucket.Arn}/voices/*/.cache/*"},
+                                            {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"}]
     # a deleted or replaced upload must read as 404 NoSuchKey (InputChanged), which S3 answers only with ListBucket
     assert grants["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": ["InputBucket", "Arn"]}
-    assert grants["s3:PutObject"]["Resource"] == {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"}
     asg_arn = sub_text(grants["autoscaling:TerminateInstanceInAutoScalingGroup"]["Resource"])
     assert asg_arn.endswith(":autoScalingGroupName/${AWS::StackName}-workers"), asg_arn
     log_groups = grants["logs:PutLogEvents"]["Resource"]

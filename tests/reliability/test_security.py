@@ -146,9 +146,12 @@ def test_probe_media_reads_the_input_bucket_and_nothing_else(transformed):  # no
 
 
 def test_reconcile_job_may_only_update_jobs(transformed):  # noqa: F811
+    """It closes jobs and announces the close: UpdateItem on the table, PutEvents of our own event on the default bus."""
     grants = statements_of(transformed, "ReconcileJobFunctionRole")
-    assert set(grants) == {"dynamodb:UpdateItem"}
+    assert set(grants) == {"dynamodb:UpdateItem", "events:PutEvents"}
     assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+    assert json.dumps(grants["events:PutEvents"]["Resource"]).endswith('event-bus/default"}')
+    assert grants["events:PutEvents"]["Condition"]["ForAllValues:StringEquals"] == {"events:source": ["scribefleet"]}
 
 
 def test_image_builder_role_only_reads_artifacts(transformed):  # noqa: F811
@@ -164,7 +167,11 @@ def test_no_identity_can_delete_or_overwrite_uploads(transformed):  # noqa: F811
         actions = as_list(st["Action"])
         assert not [a for a in actions if a.startswith("s3:Delete")], f"{owner} may delete objects"
         if any(a in ("s3:PutObject", "s3:PutObjectAcl") for a in actions):
-            assert "InputBucket" not in json.dumps(st["Resource"]), f"{owner} may write into the input bucket"
+            # the one place anyone may write in the input bucket is the worker's cache of voice embeddings
+            for resource in as_list(st["Resource"]):
+                if "InputBucket" in json.dumps(resource):
+                    assert resource == {"Fn::Sub": "${InputBucket.Arn}/voices/*/.cache/*"} and owner == "WorkerInstanceRole", \
+                        f"{owner} may write into the input bucket: {resource}"
 
 
 COVERED_ROLES = {

@@ -25,13 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from benchmarks import real_speech  # noqa: E402
-from gpu_worker.diarization.clustering import AhcOptions  # noqa: E402
+from gpu_worker.diarization.clustering import AhcOptions, SpectralOptions  # noqa: E402
 from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions  # noqa: E402
+from gpu_worker.diarization.vad import VadOptions  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", default="3")
+    parser.add_argument("--units", default="windows", help="segments,windows (DefaultOptions.units)")
+    parser.add_argument("--hop", default="0.75", help="window hops in seconds, comma-separated (DefaultOptions.hop)")
+    parser.add_argument("--spectral", default="", help="eigengap graph settings to sweep, pval:min_neighbours:min_cluster_size, "
+                        "comma-separated (e.g. 0.012:6:3,0.05:12:6); the AHC rows are skipped when given")
+    parser.add_argument("--vad", default="0.6:0.5", help="Silero enter:leave thresholds, comma-separated pairs")
     parser.add_argument("--thresholds", default="0.4,0.45,0.5,0.55,0.6,0.65,0.7")
     parser.add_argument("--min-speaker", default="1,2,3,5")
     parser.add_argument("--rules", default="ahc")
@@ -50,15 +56,33 @@ def main() -> None:
           "| AMI: within ±1 | AMI: DER | told: dialogs DER | told: AMI DER |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     base = DefaultDiarizer()
-    for segment in (float(s) for s in args.segments.split(",")):
-        diarizer = DefaultDiarizer(options=DefaultOptions(segment=segment))
-        diarizer.vad, diarizer.embedder = base.vad, base.embedder
+    for units, vad, segment, hop in itertools.product(
+        args.units.split(","), args.vad.split(","), (float(s) for s in args.segments.split(",")),
+        (float(h) for h in args.hop.split(",")),
+    ):
+        enter, leave = (float(v) for v in vad.split(":"))
+        vad_options = dataclasses.replace(base.options.vad, threshold=enter, neg_threshold=leave)
+        diarizer = DefaultDiarizer(options=DefaultOptions(segment=segment, units=units, vad=vad_options, hop=hop))
+        diarizer.embedder = base.embedder
+        print(f"## units={units} vad={vad} segment={segment:g} hop={hop:g}", flush=True)
         analyses = [diarizer.analyse(r.audio) for r in data]
         told_cache: dict = {}
         before = dataclasses.replace(diarizer.options, count_rule="eigengap", told_rule="eigengap", refine=False)
         report(f"{segment:g} | eigengap (before) | - | - | - | {before.min_window:g}", data, analyses, diarizer, before,
                [real_speech.score(r, diarizer.assign(a, num_speakers=len(r.speakers), options=before))
                 for r, a in zip(data, analyses)])
+        if args.spectral:
+            for setting in args.spectral.split(","):
+                pval, neighbours, min_cluster = setting.split(":")
+                spectral = SpectralOptions(pval=float(pval), min_neighbours=int(neighbours), min_cluster_size=int(min_cluster))
+                for told in ("eigengap", "ahc"):
+                    options = dataclasses.replace(diarizer.options, count_rule="eigengap", told_rule=told, refine=False,
+                                                  spectral=spectral)
+                    told_scores = [real_speech.score(r, diarizer.assign(a, num_speakers=len(r.speakers), options=options))
+                                   for r, a in zip(data, analyses)]
+                    report(f"{segment:g} | eigengap {setting} (told: {told}) | - | - | 0 | {options.min_window:g}",
+                           data, analyses, diarizer, options, told_scores)
+            continue
         for rule, threshold, min_speaker, refine, min_window in itertools.product(
             args.rules.split(","), (float(t) for t in args.thresholds.split(",")),
             (float(m) for m in args.min_speaker.split(",")), (bool(int(r)) for r in args.refine.split(",")),
@@ -79,33 +103,24 @@ def main() -> None:
                    data, analyses, diarizer, options, told_cache[key], blind)
 
 
-def test_analyses(diarizer: DefaultDiarizer, cache: Path = Path("/tmp/scribefleet-calibrate-default")):
-    """(recording, analysis) of the TEST split, the model work kept on disk (it does not depend on the clustering)."""
-    import pickle
-
-    cache.mkdir(parents=True, exist_ok=True)
-    for r in real_speech.recordings(real_speech.TEST):
-        path = cache / f"test_{r.name.replace(' ', '_').replace('+', '')}_{diarizer.options.segment:g}.pkl"
-        if not path.exists():
-            path.write_bytes(pickle.dumps(diarizer.analyse(r.audio)))
-        yield r, pickle.loads(path.read_bytes())
+# The options shipped before the DEV calibration: segments, Silero 0.6 / 0.5, eigengap blind and told.
+BEFORE = DefaultOptions(units="segments", hop=0.75, count_rule="eigengap", told_rule="eigengap",
+                        vad=VadOptions(threshold=0.6, neg_threshold=0.5), spectral=SpectralOptions())
 
 
 def report_test() -> None:
-    """Per TEST file, blind and told: the shipped DefaultOptions and the eigengap rule they replaced."""
-    diarizer = DefaultDiarizer()
-    if os.environ.get("CALIBRATE_PREPARE_ONLY"):  # model work only, nothing scored or printed
-        for _ in test_analyses(diarizer):
-            pass
-        return
-    before = dataclasses.replace(diarizer.options, count_rule="eigengap", told_rule="eigengap", refine=False)
+    """Per TEST file, blind and told: the shipped DefaultOptions and the options they replaced (BEFORE)."""
+    shipped = DefaultDiarizer()
+    before = DefaultDiarizer(options=BEFORE)
+    before.embedder = shipped.embedder
     print("TEST split; cells: speakers found / DER (missed + false alarm + confusion)")
     print("| recording | speakers | before blind | before told | after blind | after told |\n|---|---|---|---|---|---|")
-    for r, analysis in test_analyses(diarizer):
+    for r in real_speech.recordings(real_speech.TEST):
         cells = []
-        for options in (before, diarizer.options):
+        for diarizer in (before, shipped):
+            analysis = diarizer.analyse(r.audio)
             for given in (None, len(r.speakers)):
-                s = real_speech.score(r, diarizer.assign(analysis, num_speakers=given, options=options))
+                s = real_speech.score(r, diarizer.assign(analysis, num_speakers=given))
                 cells.append(f"{s.found} / {s.der:.1%} ({s.missed:.1%} + {s.false_alarm:.1%} + {s.confusion:.1%})")
         print(f"| {r.name} | {len(r.speakers)} | " + " | ".join(cells) + " |", flush=True)
 

@@ -73,17 +73,21 @@ class CamPlusPlus:
         audio: np.ndarray,
         spans: Sequence[tuple[float, float]],
         progress: Callable[[float], None] | None = None,
+        frames: int | None = None,
     ) -> np.ndarray:
+        """`frames`: every span's features tiled (repeated) or cut to exactly this many frames, so all spans go
+        through the network in full batches; spans of many different lengths would each be a batch of one."""
         feats_all = fbank(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
         feats = []
         for start, end in spans:
             a = int(round(start / FRAME_SHIFT))
             b = max(a + 1, min(len(feats_all), int(round(end / FRAME_SHIFT)) - 2))  # 25 ms frame fits
             f = feats_all[a:b]
+            want = frames or (20 if len(f) < 20 else None)  # CAM++ downsamples 8x in time: pad very short spans
             if len(f) == 0:
-                f = torch.zeros(20, 80)
-            elif len(f) < 20:  # CAM++ downsamples 8x in time: pad very short spans by repetition
-                f = f.repeat((20 // max(1, len(f))) + 1, 1)[:20]
+                f = torch.zeros(want or 20, 80)
+            elif want is not None and len(f) != want:
+                f = f.repeat((want // len(f)) + 1, 1)[:want]
             feats.append(f - f.mean(dim=0, keepdim=True))
         result = np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
         step = max(1, self.batch_size * 4)

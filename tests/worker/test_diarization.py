@@ -82,7 +82,7 @@ def test_default_honours_speaker_bounds(default_diarizer, diarization_dialogs):
     distinct, two = diarization_dialogs["distinct"], diarization_dialogs["two"]
     assert len(speakers(default_diarizer.diarize(distinct.audio, num_speakers=2))) == 2
     assert len(speakers(default_diarizer.diarize(distinct.audio, max_speakers=2))) <= 2
-    assert len(speakers(default_diarizer.diarize(two.audio, min_speakers=3))) == 3
+    assert len(speakers(default_diarizer.diarize(two.audio, min_speakers=3))) >= 3
     turns = default_diarizer.diarize(two.audio)
     print(f"\n[default] 2 distinct voices, count not given: {len(speakers(turns))} speakers, DER {der(two, turns):.1%}")
     assert len(speakers(turns)) == 2

@@ -32,29 +32,18 @@ def default_diarizer():
     return load_diarizer("default")
 
 
-class Scores(dict):
-    """Scores computed on first use, so each test diarizes only the files it asserts on."""
-
-    def __init__(self, diarizer, split, told: bool):
-        super().__init__()
-        self.diarizer, self.split, self.told = diarizer, split, told
-
-    def __missing__(self, name: str) -> real_speech.Score:
-        r = self.split[name]
-        turns = self.diarizer.diarize(r.audio, num_speakers=len(r.speakers) if self.told else None)
-        self[name] = real_speech.score(r, turns)
-        return self[name]
-
-
 @pytest.fixture(scope="module")
-def default_blind(default_diarizer, test_split):
-    return Scores(default_diarizer, test_split, told=False)
-
-
-def show(label: str, scores: dict[str, real_speech.Score]) -> None:
-    for name, s in scores.items():
-        print(f"[{label}] {name}: {s.found}/{s.reference} speakers, DER {s.der:.1%} (missed {s.missed:.1%}, "
-              f"false alarm {s.false_alarm:.1%}, confusion {s.confusion:.1%})")
+def default_scores(default_diarizer, test_split) -> dict[str, tuple[real_speech.Score, real_speech.Score]]:
+    """(blind, told) score of every TEST recording; the model work (VAD + embeddings) runs once per file."""
+    scores = {}
+    for name, r in test_split.items():
+        analysis = default_diarizer.analyse(r.audio)
+        scores[name] = (real_speech.score(r, default_diarizer.assign(analysis)),
+                        real_speech.score(r, default_diarizer.assign(analysis, num_speakers=len(r.speakers))))
+    for name, (blind, told) in scores.items():
+        print(f"[default] {name}: blind {blind.found}/{blind.reference} speakers, DER {blind.der:.1%} (missed "
+              f"{blind.missed:.1%}, false alarm {blind.false_alarm:.1%}, confusion {blind.confusion:.1%}); told DER {told.der:.1%}")
+    return scores
 
 
 def test_split_is_what_the_module_says(test_split):
@@ -69,14 +58,36 @@ def test_split_is_what_the_module_says(test_split):
     assert not names & dev_names
 
 
-@pytest.mark.xfail(strict=True, reason="the eigengap count rule finds 1 speaker in this real call: measured 1/2 speakers, "
-                   "DER 46.4 % (confusion 45.5 %), 2026-12-02; the AHC rule (clustering.ahc_cluster) awaits its DEV "
-                   "calibration (benchmarks/calibrate_default.py)")
-def test_default_sample_call_two_speakers(default_blind):
-    s = default_blind["sample.wav"]
-    show("default blind", {"sample.wav": s})
-    assert s.found == 2
-    assert s.der <= 0.05
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): 1 of 2 speakers, DER 46.4 % blind (as before the "
+                   "DEV calibration); told the count 6.5 % (2.9 % before). 30 s of phone audio gives ~16 windows, too "
+                   "few for the eigengap to see two groups; docs/benchmarks.md 'Diarization on real speech'")
+def test_default_finds_both_people_of_a_real_phone_call(default_scores):
+    blind, _ = default_scores["sample.wav"]
+    assert blind.found == 2 and blind.der <= 0.05
+
+
+def test_default_counts_real_voice_dialogs(default_scores):
+    """Dialogs of real recorded voices, 2-4 speakers, three and four of one sex among them: every count right and
+    every DER ≤ 12 % (the goal asks 90 % of counts)."""
+    dialogs = {n: b for n, (b, _) in default_scores.items() if n.startswith("test ")}
+    assert len(dialogs) == 10
+    assert sum(b.found == b.reference for b in dialogs.values()) >= 0.9 * len(dialogs), dialogs
+    assert max(b.der for b in dialogs.values()) <= 0.12, dialogs
+
+
+def test_default_told_the_count_keeps_dialogs_accurate(default_scores):
+    """Told the count, every dialog stays at or below 5 % DER (the options shipped before: ≤ 3.4 %)."""
+    told = {name: t.der for name, (_, t) in default_scores.items() if name.startswith("test ")}
+    assert max(told.values()) <= 0.05, told
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): tst00 1/4 speakers, DER 71.6 % (57.9 % missed: "
+                   "61 s of speech in 30 s, one speaker per frame cannot cover the overlap); tst01 1/4, DER 78.8 % "
+                   "(three of its speakers say < 0.6 s); goal +-1 speaker and DER <= 30 %")
+def test_default_on_ami_meeting_excerpts(default_scores):
+    for name in ("AMI tst00", "AMI tst01"):
+        blind, _ = default_scores[name]
+        assert abs(blind.found - blind.reference) <= 1 and blind.der <= 0.30, name
 
 
 def test_score_counts_overlap_and_collar():

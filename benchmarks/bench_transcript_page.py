@@ -31,21 +31,7 @@ from gpu_worker.formats.common import segment_words  # noqa: E402
 from gpu_worker.formats.html import write_html  # noqa: E402
 from scribefleet_tools import chromium  # noqa: E402
 from scribefleet_tools.transcript_samples import long_interview  # noqa: E402
-
-RECORD = """() => {
-  const words = Array.from(document.getElementsByClassName("w"));
-  const media = document.getElementById("media");
-  window.highlights = [];
-  new MutationObserver((records) => {
-    for (const r of records) {
-      if (!(r.oldValue || "").split(" ").includes("current") && r.target.classList.contains("current")) {
-        window.highlights.push([words.indexOf(r.target), media.currentTime]);
-      }
-    }
-  }).observe(document.getElementById("transcript"),
-             {subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true});
-}"""
-
+from tests.browser.page_driver import RECORD_HIGHLIGHTS  # noqa: E402
 
 def silent_wav(path: Path, seconds: float, rate: int = 4000) -> None:
     """8-bit mono silence: 4 kB per second, so a 3-hour file stays small enough to write in a moment."""
@@ -94,12 +80,12 @@ def main() -> int:
             page.wait_for_selector("html[data-ready=true]")
             page.wait_for_function("() => document.getElementById('media').readyState >= 1")
             start_at = result.duration - args.play - 30
-            page.evaluate(RECORD)
+            page.evaluate(RECORD_HIGHLIGHTS)
             page.evaluate("(t) => { const m = document.getElementById('media'); m.currentTime = t; return m.play(); }", start_at)
             page.wait_for_function("(t) => document.getElementById('media').currentTime > t", arg=start_at + args.play,
                                    timeout=(args.play + 60) * 1000)
             page.evaluate("() => document.getElementById('media').pause()")
-            events = [(i, t) for i, t in page.evaluate("window.highlights") if t > start_at + 0.05]
+            events = [(i, t) for i, t, _ in page.evaluate("window.highlights") if t > start_at + 0.05]
             context.close()
             version = browser.version
             browser.close()

@@ -7,6 +7,23 @@ from gpu_worker.formats.common import segment_words
 from gpu_worker.formats.html import write_html
 from gpu_worker.result import TranscriptResult, Word
 
+# Installed on a page, records every word that becomes the current one: [word index, media time, paused], so a test
+# or the benchmark reads how far the highlight trails playback.
+RECORD_HIGHLIGHTS = """() => {
+  const words = Array.from(document.getElementsByClassName("w"));
+  const media = document.getElementById("media");
+  window.highlights = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      const was = (r.oldValue || "").split(" ").includes("current");
+      if (!was && r.target.classList.contains("current")) {
+        window.highlights.push([words.indexOf(r.target), media.currentTime, media.paused]);
+      }
+    }
+  }).observe(document.getElementById("transcript"),
+             {subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true});
+}"""
+
 
 def write_page(result: TranscriptResult, directory: Path, title: str = "interview take 1", **options) -> Path:
     """The page as the worker writes it, into directory/page.html."""

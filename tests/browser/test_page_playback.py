@@ -10,27 +10,12 @@ import base64
 import pytest
 
 from scribefleet_tools.transcript_samples import FILM_INTERVIEW, FILM_NAMES, dialogue
-from tests.browser.page_driver import flat_words, open_page, until, write_page
+from tests.browser.page_driver import RECORD_HIGHLIGHTS, flat_words, open_page, until, write_page
 from tests.support.media import wav_bytes
 
 pytestmark = pytest.mark.browser
 LAG_S = 0.3  # the goal: the highlight reaches a word within 0.3 s of media time
 PLAYED_S = 7.0
-
-RECORD_HIGHLIGHTS = """() => {
-  const words = Array.from(document.getElementsByClassName("w"));
-  const media = document.getElementById("media");
-  window.highlights = [];
-  new MutationObserver((records) => {
-    for (const r of records) {
-      const was = (r.oldValue || "").split(" ").includes("current");
-      if (!was && r.target.classList.contains("current")) {
-        window.highlights.push([words.indexOf(r.target), media.currentTime, media.paused]);
-      }
-    }
-  }).observe(document.getElementById("transcript"),
-             {subtree: true, attributes: true, attributeFilter: ["class"], attributeOldValue: true});
-}"""
 
 
 @pytest.fixture(scope="module")

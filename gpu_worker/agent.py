@@ -13,7 +13,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,7 +45,8 @@ class JobCancelled(Exception):
 
 
 class TranscriptionPipeline(Protocol):
-    def run(self, audio_path: Any, options: dict, progress: Callable[[Stage, float], None]) -> TranscriptResult: ...
+    def run(self, audio_path: Any, options: dict, progress: Callable[[Stage, float], None],
+            voices: Sequence = ()) -> TranscriptResult: ...
 
 
 @dataclass
@@ -305,9 +306,7 @@ class Agent:
         source = self._download(job, scratch)
         voices = self._enrolled_voices(job)
         progress.set(Stage.DECODING, DOWNLOAD, 1.0)
-        result = self.pipeline.run(
-            source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction), **({"voices": voices} if voices else {})
-        )
+        result = self.pipeline.run(source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction), voices)
         progress.set(Stage.WRITING, DELIVERY, 0.0)
         stem = output_stem(job.file_name)
         files = write_formats(result, job.options.get("formats") or DEFAULT_FORMATS, scratch / "out", stem, job.options)

@@ -106,7 +106,7 @@ class KillablePipeline:
     def __init__(self, inner, switch: KillSwitch):
         self.inner, self.switch = inner, switch
 
-    def run(self, audio_path, options, progress):
+    def run(self, audio_path, options, progress, voices=()):
         def report(stage: Stage, fraction: float) -> None:
             if stage in _STAGE_OF_PROGRESS:
                 self.switch.reached(_STAGE_OF_PROGRESS[stage])

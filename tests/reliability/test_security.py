@@ -77,7 +77,7 @@ def test_task_tokens_never_appear_in_worker_or_lambda_logs_or_job_records(rel_st
     from tests.workflow.conftest import FakePipeline
 
     class Boom(FakePipeline):
-        def run(self, audio_path, options, progress):
+        def run(self, audio_path, options, progress, voices=()):
             raise RuntimeError("model exploded")
 
     first = len(logs.lines)

@@ -28,7 +28,7 @@ class FakePipeline:
         self.seconds, self.error, self.gate = seconds, error, gate
         self.runs = 0
 
-    def run(self, audio_path, options, progress):
+    def run(self, audio_path, options, progress, voices=()):
         self.runs += 1
         steps = 6
         for i in range(steps):

@@ -15,7 +15,7 @@ class RecordingPipeline(FakePipeline):
         super().__init__()
         self.options: list[dict] = []
 
-    def run(self, audio_path, options, progress):
+    def run(self, audio_path, options, progress, voices=()):
         self.options.append(options)
         return super().run(audio_path, options, progress)
 

@@ -9,16 +9,6 @@ from scribefleet.job_queries import jobs_with_status
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 
 
-def all_items(call, **kwargs) -> list[dict]:
-    """Every item of a paginated DynamoDB Table.query / Table.scan."""
-    items = []
-    while True:
-        page = call(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
 
 def count_lifecycle_states(states: list[str]) -> tuple[int, int, int]:
     """(in service, booting, warm) from the Auto Scaling lifecycle states of a group's instances.

@@ -53,16 +53,20 @@ def user_jobs(table, user_id: str, *, limit: int | None = None, since: str | Non
         after = page.next_key
 
 
+def all_items(call, **kwargs) -> list[dict[str, Any]]:
+    """Every item of a paginated DynamoDB Table.query / Table.scan."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def jobs_with_status(table, status: JobStatus, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
     """Every job with this (active) status, all pages; a finished job is not in the index at all."""
-    request: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": Key(ACTIVE_STATUS_ATTRIBUTE).eq(str(status))}
-    jobs: list[dict[str, Any]] = []
-    while True:
-        page = table.query(**request)
-        jobs += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return jobs
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return all_items(table.query, IndexName=index, KeyConditionExpression=Key(ACTIVE_STATUS_ATTRIBUTE).eq(str(status)))
 
 
 def active_jobs(table, index: str = STATUS_INDEX) -> list[dict[str, Any]]:

@@ -222,13 +222,8 @@ def deploy(
 
 
 def _list_resources(cfn, stack_name: str) -> list[dict[str, Any]]:
-    resources, kwargs = [], {"StackName": stack_name}
-    while True:
-        page = cfn.list_stack_resources(**kwargs)
-        resources += page["StackResourceSummaries"]
-        if not page.get("NextToken"):
-            return resources
-        kwargs["NextToken"] = page["NextToken"]
+    pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+    return [r for page in pages for r in page["StackResourceSummaries"]]
 
 
 def _adapt(deployment: Deployment, template: dict[str, Any], cfn_template: dict[str, Any], bridge_events: bool) -> None:

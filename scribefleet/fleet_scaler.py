@@ -27,14 +27,8 @@ def warm_pool_states(autoscaling, asg_name: str) -> list[str]:
     """Lifecycle states of the warm pool's instances. AWS lists them only through DescribeWarmPool ("the instances
     that are currently in the warm pool"), not among the group's Instances.
     https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeWarmPool.html"""
-    states: list[str] = []
-    kwargs: dict = {"AutoScalingGroupName": asg_name}
-    while True:
-        page = autoscaling.describe_warm_pool(**kwargs)
-        states += [i["LifecycleState"] for i in page.get("Instances", [])]
-        if not page.get("NextToken"):
-            return states
-        kwargs["NextToken"] = page["NextToken"]
+    pages = autoscaling.get_paginator("describe_warm_pool").paginate(AutoScalingGroupName=asg_name)
+    return [i["LifecycleState"] for page in pages for i in page.get("Instances", [])]
 
 
 def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:

@@ -11,14 +11,15 @@ from scribefleet_tools.target import Target, job_item
 
 
 def stack_resources(target: Target) -> dict[str, tuple[str, str]]:
-    cfn, resources, kwargs = target.client("cloudformation"), {}, {"StackName": target.stack_name}
-    while True:
-        page = cfn.list_stack_resources(**kwargs)
-        for r in page["StackResourceSummaries"]:
-            resources[r["LogicalResourceId"]] = (r["ResourceType"], r.get("PhysicalResourceId", ""))
-        if not page.get("NextToken"):
-            return resources
-        kwargs["NextToken"] = page["NextToken"]
+    pages = target.client("cloudformation").get_paginator("list_stack_resources").paginate(StackName=target.stack_name)
+    return {r["LogicalResourceId"]: (r["ResourceType"], r.get("PhysicalResourceId", ""))
+            for page in pages for r in page["StackResourceSummaries"]}
+
+
+def execution_history(sfn, execution_arn: str) -> list[dict]:
+    """Every event of one execution, all pages (raw: task tokens included; show them through history_event_text)."""
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
 
 
 def _stamp(millis: float) -> str:
@@ -50,7 +51,7 @@ def log_lines(target: Target, pid: str) -> list[tuple[str, str, str]]:
         if execution["name"].startswith(pid):
             executions.add(execution["executionArn"])
     for arn in executions:
-        for event in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]:
+        for event in execution_history(sfn, arn):
             text = history_event_text(event)  # both task tokens redacted: they are credentials for the job
             lines.append((event["timestamp"].astimezone(timezone.utc).isoformat(timespec="milliseconds"), "state-machine", f"{event['type']} {text[:400]}"))
     if target.log_dir and target.log_dir.exists():

@@ -289,13 +289,9 @@ class Verifier:
         return Path(getattr(self.target, "home", None) or Path(self.target.log_dir).parent)
 
     def history(self, item: dict[str, Any]) -> list[dict[str, Any]]:
-        events, kwargs = [], {"executionArn": item["executionArn"], "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
+        from scribefleet_tools.process_logs import execution_history
+
+        return execution_history(self.sfn, item["executionArn"])
 
     def check_heartbeat_metric(self, item: dict[str, Any]) -> None:
         name = f"{HEARTBEAT_METRIC} metric counts the lapse"

@@ -91,26 +91,15 @@ def test_lifecycle_states_are_counted_by_prefix(states, counts):
 
 
 class _Group:
-    """An Auto Scaling client answering a group in the given lifecycle states, as AWS lists them: warm-pool
-    instances only through DescribeWarmPool (in pages), the rest in the group's Instances (moto's instances are
-    always InService and its DescribeWarmPool returns no instances, so these states are fed here)."""
+    """describe_auto_scaling_groups answering a group in the given lifecycle states (moto's instances are always
+    InService, so hook states are fed here)."""
 
     def __init__(self, states: list[str], desired: int):
-        self.desired = desired
-        self.group_states = [s for s in states if not s.startswith("Warmed:")]
-        self.pool_states = [s for s in states if s.startswith("Warmed:")]
-        self.pool_pages = 0
+        self.states, self.desired = states, desired
 
     def describe_auto_scaling_groups(self, **_):
-        instances = [{"InstanceId": f"i-{n}", "LifecycleState": s} for n, s in enumerate(self.group_states)]
-        pool = {"WarmPoolConfiguration": {"MinSize": len(self.pool_states), "PoolState": "Stopped"}} if self.pool_states else {}
-        return {"AutoScalingGroups": [{"Instances": instances, "DesiredCapacity": self.desired, "MaxSize": 10, **pool}]}
-
-    def describe_warm_pool(self, AutoScalingGroupName, NextToken=None):
-        start = int(NextToken or 0)
-        self.pool_pages += 1
-        page = {"Instances": [{"InstanceId": f"i-w{n}", "LifecycleState": s} for n, s in enumerate(self.pool_states[start:start + 1])]}
-        return {**page, "NextToken": str(start + 1)} if start + 1 < len(self.pool_states) else page
+        instances = [{"InstanceId": f"i-{n}", "LifecycleState": s} for n, s in enumerate(self.states)]
+        return {"AutoScalingGroups": [{"Instances": instances, "DesiredCapacity": self.desired, "MaxSize": 10}]}
 
 
 def test_instances_waiting_on_the_launch_hook_count_as_booting_and_no_more_are_launched_for_them():
@@ -127,11 +116,30 @@ def test_instances_waiting_on_the_launch_hook_count_as_booting_and_no_more_are_l
 
 
 def test_warm_pool_instances_are_read_from_describe_warm_pool_across_pages():
-    with mock_aws():
-        table, _ = make_world(instances=0)
-        group = _Group(["InService", "Warmed:Stopped", "Warmed:Running", "Warmed:Terminating"], desired=1)
+    """AWS lists warm-pool instances only through DescribeWarmPool, in pages; moto's DescribeWarmPool returns no
+    instances, so a real client answers from botocore's Stubber (which checks the calls against the API model)."""
+    import boto3
+    from botocore.stub import Stubber
 
-        state = read_fleet_state(table, STATUS_INDEX, group, "workers", 10)
+    def instance(n: int, state: str) -> dict:
+        return {"InstanceId": f"i-{n}", "InstanceType": "g4dn.xlarge", "AvailabilityZone": "us-east-1a", "LifecycleState": state,
+                "HealthStatus": "Healthy", "ProtectedFromScaleIn": True}
+
+    autoscaling = boto3.client("autoscaling", region_name="us-east-1")
+    group = {"AutoScalingGroupName": "workers", "MinSize": 0, "MaxSize": 10, "DesiredCapacity": 1, "DefaultCooldown": 300,
+             "AvailabilityZones": ["us-east-1a"], "HealthCheckType": "EC2", "CreatedTime": "2026-12-02T00:00:00Z",
+             "Instances": [instance(0, "InService")], "WarmPoolConfiguration": {"MinSize": 3, "PoolState": "Stopped"}}
+    with Stubber(autoscaling) as stub, mock_aws():
+        stub.add_response("describe_auto_scaling_groups", {"AutoScalingGroups": [group]}, {"AutoScalingGroupNames": ["workers"]})
+        stub.add_response("describe_warm_pool", {"Instances": [instance(1, "Warmed:Stopped")], "NextToken": "p2"},
+                          {"AutoScalingGroupName": "workers"})
+        stub.add_response("describe_warm_pool", {"Instances": [instance(2, "Warmed:Running")], "NextToken": "p3"},
+                          {"AutoScalingGroupName": "workers", "NextToken": "p2"})
+        stub.add_response("describe_warm_pool", {"Instances": [instance(3, "Warmed:Terminating")]},
+                          {"AutoScalingGroupName": "workers", "NextToken": "p3"})
+        table, _ = make_world(instances=0)
+
+        state = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10)
 
         assert (state.in_service, state.booting, state.warm_available) == (1, 0, 2)
-        assert group.pool_pages == 3
+        stub.assert_no_pending_responses()

@@ -61,10 +61,11 @@ def make_diarizer(backend: str, args):
         if args.pyannote_model_dir:
             return load_diarizer("pyannote", model_dir=args.pyannote_model_dir), f"pyannote ({Path(args.pyannote_model_dir).name})"
         return PyannoteDiarizer(segmentation_step=args.pyannote_step), f"pyannote (step {args.pyannote_step * 10:g} s)"
-    if backend == "default-eigengap":  # the count rule before the real-speech calibration, for before/after figures
-        from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions
+    if backend == "default-before":  # the options before the real-speech calibration, for before/after figures
+        from benchmarks.calibrate_default import BEFORE
+        from gpu_worker.diarization.default import DefaultDiarizer
 
-        return DefaultDiarizer(options=DefaultOptions(count_rule="eigengap", told_rule="eigengap")), "default (eigengap, before)"
+        return DefaultDiarizer(options=BEFORE), "default (before)"
     return load_diarizer(backend), backend
 
 
@@ -76,6 +77,8 @@ def real(args) -> None:
     real_speech.fetch()
     splits = [real_speech.DEV, real_speech.TEST] if args.split == "both" else [args.split]
     data = [r for split in splits for r in real_speech.recordings(split)]
+    if args.recordings:
+        data = [r for r in data if r.name in args.recordings.split(",")]
     print(f"collar {real_speech.COLLAR} s in total, overlap scored; cells: DER = missed + false alarm + confusion")
     print("| backend | split | recording | speakers | count given | found | DER | missed | false alarm | confusion | RTF |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -107,8 +110,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", action="store_true", help="real recordings (benchmarks/real_speech.py)")
     parser.add_argument("--split", default="both", choices=["dev", "test", "both"])
+    parser.add_argument("--recordings", help="only these recordings (names, comma-separated), e.g. to time them alone")
     parser.add_argument("--backends", default="default,pyannote",
-                        help="default, pyannote; default-eigengap: the default's count rule before the real-speech "
+                        help="default, pyannote; default-before: the default's options before the real-speech "
                         "calibration")
     parser.add_argument("--pyannote-step", type=float, default=0.1, help="segmentation hop as a fraction of 10 s")
     parser.add_argument("--pyannote-model-dir", help="score a pyannote pipeline directory (e.g. community-1, as baked "

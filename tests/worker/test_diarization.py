@@ -88,6 +88,30 @@ def test_default_honours_speaker_bounds(default_diarizer, diarization_dialogs):
     assert len(speakers(turns)) == 2
 
 
+def test_default_places_a_change_without_pause_by_the_labelling_windows(default_diarizer):
+    """One 6 s region, the voice changing at 3.4 s with no pause: the four clustered windows alone can only put the
+    change halfway between their centres (3.0 s); the overlapping labelling windows (hop 0.5 s) put it at 3.5 s."""
+    from gpu_worker.diarization.default import Analysis, Window
+
+    rng = np.random.default_rng(0)
+    a, b = np.eye(192)[0], np.eye(192)[1]
+
+    def voice(v, n):
+        x = v + 0.05 * rng.standard_normal((n, 192))
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    units = [Window(0, s, s + 1.5) for s in (0.0, 1.5, 3.0, 4.5)]
+    labels = [Window(0, s, s + 1.5) for s in np.arange(0.0, 4.51, 0.5)]
+    first_b = next(i for i, w in enumerate(labels) if w.centre > 3.4)
+    analysis = Analysis([(0.0, 6.0)], units, labels, np.vstack([voice(a, 2), voice(b, 2)]),
+                        np.vstack([voice(a, first_b), voice(b, len(labels) - first_b)]))
+    turns = default_diarizer.assign(analysis, num_speakers=2)
+    assert [(t.start, t.end, t.speaker) for t in turns] == [(0.0, 3.5, "SPEAKER_00"), (3.5, 6.0, "SPEAKER_01")]
+    coarse = default_diarizer.assign(Analysis([(0.0, 6.0)], units, [], analysis.segment_embeddings, np.zeros((0, 192))),
+                                     num_speakers=2)
+    assert [(t.start, t.end) for t in coarse] == [(0.0, 3.0), (3.0, 6.0)]
+
+
 def test_default_silence_gives_no_turns(default_diarizer):
     rng = np.random.default_rng(0)
     assert default_diarizer.diarize(np.zeros(10 * SAMPLE_RATE, dtype=np.float32)) == []
@@ -137,13 +161,26 @@ def test_pyannote_meets_der_goal_on_distinct_voices_when_told_the_count(pyannote
     assert der(dialog, turns) < 0.10  # 8.2 % measured (all of it speaker confusion inside segmentation chunks)
 
 
-@pytest.mark.xfail(strict=True, reason="blind, the bundled pipeline finds 5-8 speakers on 3 distinct voices (chunk "
-                   "embeddings split by chunk); see docs/benchmarks.md 'Diarization'")
-def test_pyannote_finds_three_distinct_voices_without_being_told(pyannote_diarizer, diarization_dialogs):
+@pytest.fixture(scope="module")
+def pyannote_distinct_blind(pyannote_diarizer, diarization_dialogs):
     dialog = diarization_dialogs["distinct"]
     turns = pyannote_diarizer.diarize(dialog.audio)
     print(f"\n[pyannote] 3 distinct voices, count not given: {len(speakers(turns))} speakers, DER {der(dialog, turns):.1%}")
-    assert len(speakers(turns)) == 3 and der(dialog, turns) < 0.10
+    return dialog, turns
+
+
+def test_pyannote_finds_three_distinct_voices_without_being_told(pyannote_distinct_blind):
+    """The blind count comes from pyannote's AHC with the threshold chosen on real DEV speech (it found 5-8 here
+    with the eigengap it replaced)."""
+    _, turns = pyannote_distinct_blind
+    assert len(speakers(turns)) == 3
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02: blind DER 17.2 % at the tests' 5 s segmentation hop (told "
+                   "8.2 %): segmentation-3.0 mixes the synthetic voices inside its 10 s chunks; docs/benchmarks.md")
+def test_pyannote_meets_der_goal_on_distinct_voices_without_being_told(pyannote_distinct_blind):
+    dialog, turns = pyannote_distinct_blind
+    assert der(dialog, turns) < 0.10
 
 
 def test_pyannote_honours_max_speakers_and_silence(pyannote_diarizer, diarization_dialogs):

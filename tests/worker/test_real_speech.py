@@ -33,6 +33,13 @@ def default_diarizer():
 
 
 @pytest.fixture(scope="module")
+def pyannote_diarizer():
+    from gpu_worker.diarization.pyannote_backend import PyannoteDiarizer
+
+    return PyannoteDiarizer(segmentation_step=0.1)  # pyannote's 1 s hop, as calibrated (calibrate_pyannote.py)
+
+
+@pytest.fixture(scope="module")
 def default_scores(default_diarizer, test_split) -> dict[str, tuple[real_speech.Score, real_speech.Score]]:
     """(blind, told) score of every TEST recording; the model work (VAD + embeddings) runs once per file."""
     scores = {}
@@ -53,41 +60,89 @@ def test_split_is_what_the_module_says(test_split):
     assert all(r.split == real_speech.TEST for r in test_split.values())
     dialogs = [r for r in test_split.values() if r.kind == "council dialog"]
     assert len(dialogs) == 10 and {len(r.speakers) for r in dialogs} == {2, 3, 4}
+    calls = [r for r in test_split.values() if r.kind == "phone call"]
+    assert len(calls) == 4 and {len(r.speakers) for r in calls} == {2}  # sample.wav and three built calls
     assert any(set(r.speakers) <= set(real_speech.MEN) and len(r.speakers) == 3 for r in dialogs)  # three men
     dev_names = {spec.name for spec in real_speech.DIALOGS if spec.split == real_speech.DEV}
     assert not names & dev_names
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): 1 of 2 speakers, DER 46.4 % blind (as before the "
-                   "DEV calibration); told the count 6.5 % (2.9 % before). 30 s of phone audio gives ~16 windows, too "
-                   "few for the eigengap to see two groups; docs/benchmarks.md 'Diarization on real speech'")
 def test_default_finds_both_people_of_a_real_phone_call(default_scores):
+    """pyannote's sample.wav, 30 s: too few windows for the eigengap, so the count comes from the short-recording AHC
+    rule (DefaultOptions.ahc_below, chosen on DEV calls). Measured 2026-12-02: 2 speakers, DER 3.5 %."""
     blind, _ = default_scores["sample.wav"]
     assert blind.found == 2 and blind.der <= 0.05
 
 
-def test_default_counts_real_voice_dialogs(default_scores):
+def test_default_never_splits_one_voice(default_scores, test_split):
+    """One person talking (25 and 60 s, close-talk and phone band): one speaker, DER ≤ 5 % (measured ≤ 1.7 %)."""
+    solo = {n: b for n, (b, _) in default_scores.items() if test_split[n].kind == "monologue"}
+    assert len(solo) == 4
+    assert all(b.found == 1 and b.der <= 0.05 for b in solo.values()), solo
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): built calls m+f 2 / 0.5 %, f+f 2 / 0.8 %, m+m "
+                   "1 / 46.1 % (two men on a phone line fall inside the AHC threshold; before the calibration this call "
+                   "was 2 / 0.9 %); sample.wav 2 / 3.5 %")
+def test_default_counts_every_phone_call(default_scores, test_split):
+    calls = {n: b for n, (b, _) in default_scores.items() if test_split[n].kind == "phone call"}
+    assert all(b.found == 2 and b.der <= 0.12 for b in calls.values()), calls
+
+
+# Told DER of the options shipped before the real-speech calibration (calibrate_default.py --test, BEFORE), per file
+TOLD_BEFORE = {
+    "AMI tst00": 0.631, "AMI tst01": 0.853, "sample.wav": 0.029, "test 2 m+f": 0.005, "test 2 f+f": 0.031,
+    "test 2 m+m": 0.021, "test 2 m+f b": 0.006, "test 3 m+m+m": 0.011, "test 3 f+f+f": 0.01, "test 3 m+f+f": 0.011,
+    "test 4 f+f+f+f": 0.015, "test 4 m+m+f+f": 0.008, "test 4 m+m+m+f": 0.025, "test call m+f": 0.072,
+    "test call f+f": 0.048, "test call m+m": 0.009, "test solo m": 0.011, "test solo f": 0.007,
+    "test solo m call": 0.05, "test solo f call": 0.01,
+}
+
+
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST), told DER now / before: sample.wav 3.5 / 2.9 %, "
+                   "AMI tst00 64.2 / 63.1 %, 4 m+m+m+f 3.4 / 2.5 %, call f+f 17.9 / 4.8 % (the spectral cut of a "
+                   "call's ~20 windows puts whole turns with the wrong voice); every other file is as good or better")
+def test_default_told_the_count_is_no_worse_than_before(default_scores):
+    worse = {n: (default_scores[n][1].der, before) for n, before in TOLD_BEFORE.items()
+             if default_scores[n][1].der > before + 0.002}
+    assert not worse, worse
+
+
+def test_told_before_covers_the_test_split(test_split):
+    assert set(TOLD_BEFORE) == set(test_split)
+
+
+def test_default_counts_real_voice_dialogs(default_scores, test_split):
     """Dialogs of real recorded voices, 2-4 speakers, three and four of one sex among them: every count right and
     every DER ≤ 12 % (the goal asks 90 % of counts)."""
-    dialogs = {n: b for n, (b, _) in default_scores.items() if n.startswith("test ")}
+    dialogs = {n: b for n, (b, _) in default_scores.items() if test_split[n].kind == "council dialog"}
     assert len(dialogs) == 10
     assert sum(b.found == b.reference for b in dialogs.values()) >= 0.9 * len(dialogs), dialogs
     assert max(b.der for b in dialogs.values()) <= 0.12, dialogs
 
 
-def test_default_told_the_count_keeps_dialogs_accurate(default_scores):
+def test_default_told_the_count_keeps_dialogs_accurate(default_scores, test_split):
     """Told the count, every dialog stays at or below 5 % DER (the options shipped before: ≤ 3.4 %)."""
-    told = {name: t.der for name, (_, t) in default_scores.items() if name.startswith("test ")}
+    told = {name: t.der for name, (_, t) in default_scores.items() if test_split[name].kind == "council dialog"}
     assert max(told.values()) <= 0.05, told
 
 
-@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): tst00 1/4 speakers, DER 71.6 % (57.9 % missed: "
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-02 (TEST): tst00 4/4 speakers but DER 64.4 % (57.9 % missed: "
                    "61 s of speech in 30 s, one speaker per frame cannot cover the overlap); tst01 1/4, DER 78.8 % "
-                   "(three of its speakers say < 0.6 s); goal +-1 speaker and DER <= 30 %")
+                   "(three of its speakers say < 0.6 s); goal +-1 speaker and DER <= 30 %. The bundled pyannote "
+                   "pipeline (overlap-aware): tst00 3 / 42.7 %, tst01 1 / 48.9 %")
 def test_default_on_ami_meeting_excerpts(default_scores):
     for name in ("AMI tst00", "AMI tst01"):
         blind, _ = default_scores[name]
         assert abs(blind.found - blind.reference) <= 1 and blind.der <= 0.30, name
+
+
+def test_pyannote_finds_both_people_of_a_real_phone_call(pyannote_diarizer, test_split):
+    """The bundled pipeline's blind count (AHC, threshold chosen on DEV) on sample.wav. Measured 2026-12-02: 2 / 0.0 %."""
+    r = test_split["sample.wav"]
+    blind = real_speech.score(r, pyannote_diarizer.diarize(r.audio))
+    print(f"[pyannote] sample.wav: blind {blind.found}/{blind.reference} speakers, DER {blind.der:.1%}")
+    assert blind.found == 2 and blind.der <= 0.05
 
 
 def test_score_counts_overlap_and_collar():

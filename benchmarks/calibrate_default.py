@@ -23,6 +23,8 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+import numpy as np  # noqa: E402
+
 from benchmarks import real_speech  # noqa: E402
 from gpu_worker.diarization.clustering import AhcOptions, SpectralOptions  # noqa: E402
 from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions  # noqa: E402
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--rules", default="ahc")
     parser.add_argument("--refine", default="0,1")
     parser.add_argument("--min-window", default="0.5")
+    parser.add_argument("--speech", default="silero", choices=["silero", "segmentation"],
+                        help="speech regions from Silero (shipped) or from pyannote segmentation-3.0 (an experiment)")
     parser.add_argument("--test", action="store_true", help="report the shipped options on the TEST split")
     args = parser.parse_args()
     real_speech.fetch()
@@ -65,7 +69,10 @@ def main() -> None:
         diarizer = DefaultDiarizer(options=DefaultOptions(segment=segment, units=units, vad=vad_options, hop=hop,
                                                           label_hop=label_hop))
         diarizer.embedder = base.embedder
-        print(f"## units={units} vad={vad} segment={segment:g} hop={hop:g} label_hop={label_hop:g}", flush=True)
+        if args.speech == "segmentation":
+            diarizer.vad = SegmentationSpeech()
+        print(f"## speech={args.speech} units={units} vad={vad} segment={segment:g} hop={hop:g} label_hop={label_hop:g}",
+              flush=True)
         analyses = [diarizer.analyse(r.audio) for r in data]
         told_cache: dict = {}
         eigengap = dataclasses.replace(diarizer.options, count_rule="eigengap", told_rule="eigengap", refine=False)
@@ -102,6 +109,26 @@ def main() -> None:
                 ]
             report(f"{segment:g} | {rule} | {threshold:.2f} | {min_speaker:g} | {int(refine)} | {min_window:g}",
                    data, analyses, diarizer, options, told_cache[key], blind)
+
+
+class SegmentationSpeech:
+    """Speech regions from pyannote segmentation-3.0 (powerset: speech wherever any local speaker is active; 1 s hop,
+    pauses under 0.15 s bridged as Silero's are), in place of Silero's: overlap-aware and trained on AMI among
+    others. An experiment for the next calibration, not what the service runs (docs/benchmarks.md)."""
+
+    def __init__(self, min_duration_off: float = 0.15):
+        import torch
+        from gpu_worker.diarization.assets import segmentation_checkpoint
+        from gpu_worker.diarization.pyannote_backend import Model  # imported there after the torchaudio guard
+        from pyannote.audio.pipelines import VoiceActivityDetection
+
+        self.torch = torch
+        self.pipeline = VoiceActivityDetection(segmentation=Model.from_pretrained(str(segmentation_checkpoint())))
+        self.pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": min_duration_off})
+
+    def regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        speech = self.pipeline({"waveform": self.torch.from_numpy(audio)[None], "sample_rate": 16000})
+        return [(s.start, s.end) for s in speech.get_timeline().support()]
 
 
 # The options shipped before the DEV calibration: segments, Silero 0.6 / 0.5, eigengap blind and told.

@@ -23,8 +23,6 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-import numpy as np  # noqa: E402
-
 from benchmarks import real_speech  # noqa: E402
 from gpu_worker.diarization.clustering import AhcOptions, SpectralOptions  # noqa: E402
 from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions  # noqa: E402
@@ -47,7 +45,7 @@ def main() -> None:
     parser.add_argument("--refine", default="0,1")
     parser.add_argument("--min-window", default="0.5")
     parser.add_argument("--speech", default="silero", choices=["silero", "segmentation"],
-                        help="speech regions from Silero (shipped) or from pyannote segmentation-3.0 (an experiment)")
+                        help="speech regions from Silero (shipped) or pyannote segmentation-3.0 (DefaultOptions.speech)")
     parser.add_argument("--test", action="store_true", help="report the shipped options on the TEST split")
     args = parser.parse_args()
     real_speech.fetch()
@@ -67,10 +65,8 @@ def main() -> None:
         enter, leave = (float(v) for v in vad.split(":"))
         vad_options = dataclasses.replace(base.options.vad, threshold=enter, neg_threshold=leave)
         diarizer = DefaultDiarizer(options=DefaultOptions(segment=segment, units=units, vad=vad_options, hop=hop,
-                                                          label_hop=label_hop))
+                                                          label_hop=label_hop, speech=args.speech))
         diarizer.embedder = base.embedder
-        if args.speech == "segmentation":
-            diarizer.vad = SegmentationSpeech()
         print(f"## speech={args.speech} units={units} vad={vad} segment={segment:g} hop={hop:g} label_hop={label_hop:g}",
               flush=True)
         analyses = [diarizer.analyse(r.audio) for r in data]
@@ -111,28 +107,8 @@ def main() -> None:
                    data, analyses, diarizer, options, told_cache[key], blind)
 
 
-class SegmentationSpeech:
-    """Speech regions from pyannote segmentation-3.0 (powerset: speech wherever any local speaker is active; 1 s hop,
-    pauses under 0.15 s bridged as Silero's are), in place of Silero's: overlap-aware and trained on AMI among
-    others. An experiment for the next calibration, not what the service runs (docs/benchmarks.md)."""
-
-    def __init__(self, min_duration_off: float = 0.15):
-        import torch
-        from gpu_worker.diarization.assets import segmentation_checkpoint
-        from gpu_worker.diarization.pyannote_backend import Model  # imported there after the torchaudio guard
-        from pyannote.audio.pipelines import VoiceActivityDetection
-
-        self.torch = torch
-        self.pipeline = VoiceActivityDetection(segmentation=Model.from_pretrained(str(segmentation_checkpoint())))
-        self.pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": min_duration_off})
-
-    def regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
-        speech = self.pipeline({"waveform": self.torch.from_numpy(audio)[None], "sample_rate": 16000})
-        return [(s.start, s.end) for s in speech.get_timeline().support()]
-
-
 # The options shipped before the DEV calibration: segments, Silero 0.6 / 0.5, eigengap blind and told.
-BEFORE = DefaultOptions(units="segments", hop=0.75, label_hop=0.0, count_rule="eigengap", told_rule="eigengap",
+BEFORE = DefaultOptions(units="segments", hop=0.75, label_hop=0.0, speech="silero", count_rule="eigengap", told_rule="eigengap",
                         ahc_below=0, vad=VadOptions(threshold=0.6, neg_threshold=0.5), spectral=SpectralOptions(),
                         ahc=AhcOptions())
 

@@ -38,7 +38,7 @@ warnings.filterwarnings("ignore", message="torchcodec is not installed correctly
 
 from pyannote.audio import Model, Pipeline  # noqa: E402
 from pyannote.audio.core.plda import PLDA  # noqa: E402
-from pyannote.audio.pipelines import SpeakerDiarization  # noqa: E402
+from pyannote.audio.pipelines import SpeakerDiarization, VoiceActivityDetection  # noqa: E402
 from pyannote.audio.pipelines.clustering import AgglomerativeClustering  # noqa: E402
 
 
@@ -99,6 +99,24 @@ class BundledClustering(AgglomerativeClustering):
             return super().cluster(embeddings, min_clusters, max_clusters, num_clusters=None)
         x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
         return spectral_cluster(x, num_speakers=num_clusters, options=SpectralOptions())
+
+
+class SegmentationSpeech:
+    """Speech regions from segmentation-3.0 for the default diarizer: speech wherever any local speaker is active
+    (the powerset model needs no threshold), pauses shorter than `min_silence` bridged. Overlap-aware and trained on
+    meetings among others, it finds far-field speech Silero misses (docs/benchmarks.md, DEV AMI)."""
+
+    def __init__(self, step: float = 5.0, min_silence: float = 0.15):
+        model = Model.from_pretrained(str(segmentation_checkpoint()))
+        self.pipeline = VoiceActivityDetection(segmentation=model, step=step)
+        self.pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": min_silence})
+
+    def regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
+        if len(audio) < SAMPLE_RATE // 10:
+            return []
+        waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
+        speech = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE})
+        return [(round(s.start, 3), round(s.end, 3)) for s in speech.get_timeline().support()]
 
 
 class _NoPLDA(PLDA):

@@ -121,6 +121,23 @@ def test_default_silence_gives_no_turns(default_diarizer):
     assert default_diarizer.diarize(np.zeros(100, dtype=np.float32), num_speakers=2) == []
 
 
+def test_default_can_take_speech_regions_from_segmentation(diarization_dialogs):
+    """The experimental speech detector (DefaultOptions.speech="segmentation", not the default: docs/benchmarks.md)
+    finds the two voices' speech and nothing in silence; an unknown detector is refused."""
+    import dataclasses
+
+    from gpu_worker.diarization.default import DefaultDiarizer, DefaultOptions
+
+    two = diarization_dialogs["two"]
+    diarizer = DefaultDiarizer(options=dataclasses.replace(DefaultOptions(), speech="segmentation"))
+    turns = diarizer.diarize(two.audio)
+    print(f"\n[default, segmentation speech] 2 distinct voices: {len(speakers(turns))} speakers, DER {der(two, turns):.1%}")
+    assert len(speakers(turns)) == 2 and der(two, turns) < 0.10
+    assert diarizer.diarize(np.zeros(10 * SAMPLE_RATE, dtype=np.float32)) == []
+    with pytest.raises(ValueError, match="unknown speech detector"):
+        DefaultDiarizer(options=dataclasses.replace(DefaultOptions(), speech="webrtc"))
+
+
 def test_unknown_backend_is_rejected():
     with pytest.raises(ValueError, match="unknown diarization backend"):
         load_diarizer("nemo")

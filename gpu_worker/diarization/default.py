@@ -76,6 +76,8 @@ class DefaultOptions:
     # stays until regions are also cut at the pauses Silero hears (docs/benchmarks.md).
     speech: str = "silero"
     speech_step: float = 5.0
+    cut_at_pauses: bool = False  # speech="segmentation": regions also cut inside Silero's pauses
+    cut_at_changes: bool = False  # speech="segmentation": regions also cut where the model's local speaker changes
     # a wider neighbourhood than the pyannote backend's chunk graph: best AMI DER on the DEV split (49.3 %), same count
     spectral: SpectralOptions = field(default_factory=lambda: SpectralOptions(pval=0.05, min_neighbours=10))
     # DEV split, short recordings (larger of the two counts): 0.45 counted the calls right on 5/6, 0.50 on 4/6, 0.55
@@ -241,8 +243,10 @@ class DefaultDiarizer:
         if options.speech == "segmentation":
             from .pyannote_backend import SegmentationSpeech  # pyannote is imported only for this detector
 
-            self.vad: SileroVad | SegmentationSpeech = SegmentationSpeech(step=options.speech_step,
-                                                                           min_silence=options.vad.min_silence)
+            self.vad: SileroVad | SegmentationSpeech = SegmentationSpeech(
+                step=options.speech_step, min_silence=options.vad.min_silence,
+                pauses=SileroVad(options=options.vad) if options.cut_at_pauses else None,
+                speaker_changes=options.cut_at_changes)
         elif options.speech == "silero":
             self.vad = SileroVad(options=options.vad)
         else:
@@ -284,8 +288,13 @@ class DefaultDiarizer:
             if o.label_hop > 0:
                 pieces = np.bincount([w.region for w in units], minlength=len(regions))
                 labels = [w for w in sliding_windows(regions, o.window, o.label_hop) if pieces[w.region] > 1]
-            embeddings = self.embedder.embed(audio, [(w.start, w.end) for w in units + labels],
-                                             progress=lambda f: report(0.1 + 0.9 * f), frames=round(o.window / FRAME_SHIFT))
+            # every third labelling window, and each region's last, is a clustered window too: embed each span once
+            spans = [(round(w.start, 6), round(w.end, 6)) for w in units + labels]
+            unique = list(dict.fromkeys(spans))
+            at = {span: i for i, span in enumerate(unique)}
+            embedded = self.embedder.embed(audio, unique, progress=lambda f: report(0.1 + 0.9 * f),
+                                           frames=round(o.window / FRAME_SHIFT))
+            embeddings = embedded[[at[span] for span in spans]]
             return Analysis(regions, units, labels, embeddings[: len(units)], embeddings[len(units) :])
         segments = split_regions(regions, o.segment)
         if not segments:

@@ -44,8 +44,9 @@ def main() -> None:
     parser.add_argument("--rules", default="ahc")
     parser.add_argument("--refine", default="0,1")
     parser.add_argument("--min-window", default="0.5")
-    parser.add_argument("--speech", default="silero", choices=["silero", "segmentation"],
-                        help="speech regions from Silero (shipped) or pyannote segmentation-3.0 (DefaultOptions.speech)")
+    parser.add_argument("--speech", default="segmentation",
+                        help="speech regions, comma-separated: segmentation (segmentation-3.0, shipped), silero "
+                        "(DefaultOptions.speech)")
     parser.add_argument("--test", action="store_true", help="report the shipped options on the TEST split")
     args = parser.parse_args()
     real_speech.fetch()
@@ -58,16 +59,16 @@ def main() -> None:
     print("| segment | rule | threshold | min speaker s | refine | min window " + real_speech.SUMMARY_HEADER)
     print("|---" * (6 + real_speech.SUMMARY_HEADER.count("|") - 1) + "|")
     base = DefaultDiarizer()
-    for units, vad, segment, hop, label_hop in itertools.product(
-        args.units.split(","), args.vad.split(","), (float(s) for s in args.segments.split(",")),
+    for speech, units, vad, segment, hop, label_hop in itertools.product(
+        args.speech.split(","), args.units.split(","), args.vad.split(","), (float(s) for s in args.segments.split(",")),
         (float(h) for h in args.hop.split(",")), (float(h) for h in args.label_hop.split(",")),
     ):
         enter, leave = (float(v) for v in vad.split(":"))
         vad_options = dataclasses.replace(base.options.vad, threshold=enter, neg_threshold=leave)
         diarizer = DefaultDiarizer(options=DefaultOptions(segment=segment, units=units, vad=vad_options, hop=hop,
-                                                          label_hop=label_hop, speech=args.speech))
+                                                          label_hop=label_hop, speech=speech))
         diarizer.embedder = base.embedder
-        print(f"## speech={args.speech} units={units} vad={vad} segment={segment:g} hop={hop:g} label_hop={label_hop:g}",
+        print(f"## speech={speech} units={units} vad={vad} segment={segment:g} hop={hop:g} label_hop={label_hop:g}",
               flush=True)
         analyses = [diarizer.analyse(r.audio) for r in data]
         told_cache: dict = {}

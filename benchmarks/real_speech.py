@@ -276,6 +276,16 @@ DIALOGS = (
     DialogSpec("dev solo f", DEV, ("herbold",), 52, 60.0),
     DialogSpec("dev solo m call", DEV, ("pedersen",), 53, 25.0, "phone"),
     DialogSpec("dev solo f call", DEV, ("mosqueda",), 54, 25.0, "phone"),
+    # added 2026-12-03, after TEST showed a phone-band monologue split in two by segmentation-3.0 regions: four DEV
+    # monologues were too few to choose a speech detector on (docs/benchmarks.md, "Third pass")
+    DialogSpec("dev solo m b", DEV, ("lewis",), 71, 60.0),
+    DialogSpec("dev solo f b", DEV, ("juarez",), 72, 25.0),
+    DialogSpec("dev solo f c", DEV, ("sawant",), 73, 60.0),
+    DialogSpec("dev solo m c", DEV, ("pedersen",), 74, 25.0),
+    DialogSpec("dev solo m call b", DEV, ("lewis",), 75, 25.0, "phone"),
+    DialogSpec("dev solo f call b", DEV, ("gonzalez",), 76, 25.0, "phone"),
+    DialogSpec("dev solo m call c", DEV, ("strauss",), 77, 60.0, "phone"),
+    DialogSpec("dev solo f call c", DEV, ("morales",), 78, 25.0, "phone"),
     # TEST: only ever reported
     DialogSpec("test 2 m+f", TEST, ("strauss", "gonzalez"), 11),
     DialogSpec("test 2 f+f", TEST, ("herbold", "juarez"), 12),

@@ -1,7 +1,7 @@
 """The offline default diarizer: VAD → equal windows → CAM++ embeddings → spectral clustering → turns.
 
 1. pyannote segmentation-3.0 (or Silero VAD) splits the audio into speech regions at pauses (where speaker changes
-   usually sit).
+   usually sit); segmentation-3.0 also hears far-field speech that Silero misses.
 2. Regions are cut into non-overlapping 1.5 s windows (a shorter region is one window, its features repeated to
    the same length), so every embedding is comparable and CAM++ runs in full batches.
 3. The eigengap of spectral clustering on the windows' cosine graph gives the count when it is not told; told a
@@ -69,15 +69,13 @@ class DefaultOptions:
     # Real far-field speech (AMI) sits lower on Silero's curve than close-talk speech: the DEV split preferred
     # entering at 0.5 and leaving at 0.35 to the 0.6 / 0.5 fitted on synthetic voices.
     vad: VadOptions = field(default_factory=lambda: VadOptions(threshold=0.5, neg_threshold=0.35))
-    # Speech regions: "silero" (the `vad` options above) or "segmentation" (pyannote segmentation-3.0, 10 s windows at
-    # a `speech_step` hop). Segmentation was better on the DEV split (AMI within ±1 7/12 → 10/12, DER 50.7 → 36.1 %;
-    # dialogs 0.9 → 0.3 %; calls 5/6 both, 7.3 → 9.3 %) but it bridges the 0.5 s pause between the two sentences of
-    # the worker's self-test clip, so the change of voice lands 0.5 s late and the AMI build's self-test fails; Silero
-    # stays until regions are also cut at the pauses Silero hears (docs/benchmarks.md).
-    speech: str = "silero"
+    # Speech regions: "segmentation" (pyannote segmentation-3.0, 10 s windows at a `speech_step` hop: speech wherever
+    # a local speaker is active) or "silero" (the `vad` options above). Segmentation, on the DEV split (2026-12-03, 12
+    # monologues): AMI within ±1 7/12 → 10/12, DER 50.7 → 35.9 %; dialogs 0.9 → 0.3 %; monologues 11/12 both, 6.8 →
+    # 2.8 %; calls 5/6 both, 7.3 → 8.9 %; told AMI 64.1 → 47.6 %. Cutting its regions at Silero's pauses (kept or left
+    # out) or where its local speaker changes was worse on DEV (docs/benchmarks.md, "Third pass").
+    speech: str = "segmentation"
     speech_step: float = 5.0
-    cut_at_pauses: bool = False  # speech="segmentation": regions also cut inside Silero's pauses
-    cut_at_changes: bool = False  # speech="segmentation": regions also cut where the model's local speaker changes
     # a wider neighbourhood than the pyannote backend's chunk graph: best AMI DER on the DEV split (49.3 %), same count
     spectral: SpectralOptions = field(default_factory=lambda: SpectralOptions(pval=0.05, min_neighbours=10))
     # DEV split, short recordings (larger of the two counts): 0.45 counted the calls right on 5/6, 0.50 on 4/6, 0.55
@@ -243,10 +241,8 @@ class DefaultDiarizer:
         if options.speech == "segmentation":
             from .pyannote_backend import SegmentationSpeech  # pyannote is imported only for this detector
 
-            self.vad: SileroVad | SegmentationSpeech = SegmentationSpeech(
-                step=options.speech_step, min_silence=options.vad.min_silence,
-                pauses=SileroVad(options=options.vad) if options.cut_at_pauses else None,
-                speaker_changes=options.cut_at_changes)
+            self.vad: SileroVad | SegmentationSpeech = SegmentationSpeech(step=options.speech_step,
+                                                                           min_silence=options.vad.min_silence)
         elif options.speech == "silero":
             self.vad = SileroVad(options=options.vad)
         else:

@@ -71,8 +71,8 @@ class DefaultOptions:
     vad: VadOptions = field(default_factory=lambda: VadOptions(threshold=0.5, neg_threshold=0.35))
     # Speech regions: "segmentation" (pyannote segmentation-3.0, 10 s windows at a `speech_step` hop: speech wherever
     # a local speaker is active) or "silero" (the `vad` options above). Segmentation, on the DEV split (2026-12-03, 12
-    # monologues): AMI within ±1 7/12 → 10/12, DER 50.7 → 35.9 %; dialogs 0.9 → 0.3 %; monologues 11/12 both, 6.8 →
-    # 2.8 %; calls 5/6 both, 7.3 → 8.9 %; told AMI 64.1 → 47.6 %. Cutting its regions at Silero's pauses (kept or left
+    # monologues): AMI within ±1 7/12 → 10/12, DER 50.7 → 35.5 %; dialogs 0.9 → 0.3 %; monologues 11/12 both, 6.8 →
+    # 2.8 %; calls 5/6 both, 7.3 → 8.9 %; told AMI 64.1 → 49.0 %. Cutting its regions at Silero's pauses (kept or left
     # out) or where its local speaker changes was worse on DEV (docs/benchmarks.md, "Third pass").
     speech: str = "segmentation"
     speech_step: float = 5.0

@@ -28,7 +28,6 @@ from ..result import SpeakerTurn
 from .assets import import_torchaudio, segmentation_checkpoint
 from .clustering import SpectralOptions, spectral_cluster
 from .embeddings import EMBEDDING_DIM, fbank, load_campplus
-from .vad import SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +36,10 @@ import_torchaudio()  # before pyannote.audio imports it (see assets.import_torch
 # pyannote warns at import that torchcodec cannot decode files; we never give it a file, only a waveform
 warnings.filterwarnings("ignore", message="torchcodec is not installed correctly")
 
-from pyannote.audio import Inference, Model, Pipeline  # noqa: E402
+from pyannote.audio import Model, Pipeline  # noqa: E402
 from pyannote.audio.core.plda import PLDA  # noqa: E402
-from pyannote.audio.pipelines import SpeakerDiarization  # noqa: E402
+from pyannote.audio.pipelines import SpeakerDiarization, VoiceActivityDetection  # noqa: E402
 from pyannote.audio.pipelines.clustering import AgglomerativeClustering  # noqa: E402
-from pyannote.audio.utils.signal import Binarize  # noqa: E402
-from pyannote.core import SlidingWindowFeature  # noqa: E402
 
 
 class CamPlusPlusEmbedding(Model):
@@ -107,88 +104,19 @@ class BundledClustering(AgglomerativeClustering):
 class SegmentationSpeech:
     """Speech regions from segmentation-3.0 for the default diarizer: speech wherever any local speaker is active
     (the powerset model needs no threshold), pauses shorter than `min_silence` bridged. Overlap-aware and trained on
-    meetings among others, it finds far-field speech Silero misses (docs/benchmarks.md, DEV AMI), but it also bridges
-    short pauses between speakers, and a region boundary is where the diarizer places a change of speaker most
-    precisely. So regions are also cut:
-    - `pauses`: at the middle of every pause Silero hears inside a region (the cut keeps the model's speech, it only
-      marks a place where the speaker may change);
-    - `speaker_changes`: where, inside one 10 s chunk, the model's single active local speaker changes to another
-      within `max_gap` s, each side lasting ≥ 0.3 s, in at least half of the chunks that see that moment.
-    """
+    meetings among others, it finds far-field speech Silero misses (docs/benchmarks.md, DEV AMI)."""
 
-    def __init__(self, step: float = 5.0, min_silence: float = 0.15, pauses: SileroVad | None = None,
-                 speaker_changes: bool = False, max_gap: float = 1.0):
+    def __init__(self, step: float = 5.0, min_silence: float = 0.15):
         model = Model.from_pretrained(str(segmentation_checkpoint()))
-        self.frames = model.receptive_field
-        self.inference = Inference(model, step=step, skip_aggregation=True, batch_size=32)
-        self.binarize = Binarize(onset=0.5, offset=0.5, min_duration_off=min_silence)
-        self.pauses, self.speaker_changes, self.max_gap = pauses, speaker_changes, max_gap
+        self.pipeline = VoiceActivityDetection(segmentation=model, step=step)
+        self.pipeline.instantiate({"min_duration_on": 0.0, "min_duration_off": min_silence})
 
     def regions(self, audio: np.ndarray) -> list[tuple[float, float]]:
         if len(audio) < SAMPLE_RATE // 10:
             return []
         waveform = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None]
-        chunks = self.inference({"waveform": waveform, "sample_rate": SAMPLE_RATE})  # (chunks, frames, speakers)
-        any_speaker = SlidingWindowFeature(np.max(chunks.data, axis=-1, keepdims=True), chunks.sliding_window)
-        speech = self.binarize(Inference.aggregate(any_speaker, self.frames, hamming=True, missing=0.0))
-        duration = len(audio) / SAMPLE_RATE
-        regions = [(s.start, min(s.end, duration)) for s in speech.get_timeline().support() if s.start < duration]
-        cuts: list[float] = []
-        if self.pauses is not None:
-            heard = self.pauses.regions(audio)
-            cuts += [0.5 * (a[1] + b[0]) for a, b in zip(heard, heard[1:])]
-        if self.speaker_changes:
-            cuts += speaker_changes(chunks, self.frames, self.max_gap)
-        return [(round(s, 3), round(e, 3)) for s, e in cut_regions(regions, cuts)]
-
-
-def speaker_changes(chunks: SlidingWindowFeature, frames, max_gap: float = 1.0, min_run: float = 0.3,
-                    edge: float = 0.5, group: float = 0.5) -> list[float]:
-    """Times where one local speaker hands over to another inside a segmentation chunk (see SegmentationSpeech)."""
-    found: list[tuple[float, int]] = []
-    for c, activity in enumerate(chunks.data):
-        start = chunks.sliding_window[c].start
-        active = activity > 0.5
-        solo = np.where(active.sum(axis=1) == 1, active.argmax(axis=1), -1)
-        edges = np.flatnonzero(np.diff(solo)) + 1
-        runs = [(int(solo[a]), a, b) for a, b in zip(np.r_[0, edges], np.r_[edges, len(solo)]) if solo[a] >= 0]
-        for (a, a_start, a_end), (b, b_start, b_end) in zip(runs, runs[1:]):
-            long_enough = min(a_end - a_start, b_end - b_start) * frames.step >= min_run
-            if a == b or not long_enough or (b_start - a_end) * frames.step > max_gap:
-                continue
-            t = start + 0.5 * (a_end + b_start) * frames.step + frames.duration / 2
-            if start + edge <= t <= start + chunks.sliding_window.duration - edge:
-                found.append((t, c))
-    changes = []
-    for members in _groups(sorted(found), group):
-        t = float(np.median([m[0] for m in members]))
-        seeing = sum(1 for c in range(len(chunks.data))
-                     if chunks.sliding_window[c].start + edge <= t <= chunks.sliding_window[c].end - edge)
-        if len({m[1] for m in members}) >= max(1.0, seeing / 2):
-            changes.append(t)
-    return changes
-
-
-def _groups(found: list[tuple[float, int]], within: float) -> list[list[tuple[float, int]]]:
-    groups: list[list[tuple[float, int]]] = []
-    for item in found:
-        if groups and item[0] - groups[-1][-1][0] < within:
-            groups[-1].append(item)
-        else:
-            groups.append([item])
-    return groups
-
-
-def cut_regions(regions: list[tuple[float, float]], cuts: list[float], min_piece: float = 0.3) -> list[tuple[float, float]]:
-    """Each region split at the cuts inside it that leave pieces of at least `min_piece` seconds."""
-    out = []
-    for start, end in regions:
-        edges = [start]
-        for t in sorted(cuts):
-            if t - edges[-1] >= min_piece and end - t >= min_piece:
-                edges.append(t)
-        out += list(zip(edges, edges[1:] + [end]))
-    return out
+        speech = self.pipeline({"waveform": waveform, "sample_rate": SAMPLE_RATE})
+        return [(round(s.start, 3), round(s.end, 3)) for s in speech.get_timeline().support()]
 
 
 class _NoPLDA(PLDA):

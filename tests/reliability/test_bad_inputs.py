@@ -106,6 +106,16 @@ def test_rejected_by_the_probe_with_a_reason(rel_stack, uploads, pool, job_ledge
     assert item.get("attempts", 0) == 0 and "workerId" not in item  # never queued, no worker time spent
 
 
+def test_an_encoded_key_cannot_take_another_users_ids(rel_stack, uploads, pool, job_ledger, media):
+    """Anyone who may write under uploads/ can create the literal key `uploads/victim%2Fsquat%2Fa.mp3`. It fails as
+    BadKey under an `invalid-…` id, never under victim-squat, so the victim's own upload of that id still runs."""
+    forged = run_case(rel_stack, uploads, pool, job_ledger, "uploads/victim%2Fsquat%2Fa.mp3", media["mp3"])
+    assert forged["status"] == "FAILED" and forged["error"]["code"] == "BadKey"
+    assert forged["processId"].startswith("invalid-") and forged["userId"] == "invalid"
+    own = run_case(rel_stack, uploads, pool, job_ledger, "uploads/victim/squat/a.mp3", media["mp3"])
+    assert own["processId"] == "victim-squat" and own["status"] == "COMPLETED"
+
+
 # Pass the probe (headers look fine), fail in the worker's bounded decode.
 def test_truncated_mp3_passes_the_probe_and_fails_in_the_decoder(rel_stack, uploads, pool, job_ledger, media):
     item = run_case(rel_stack, uploads, pool, job_ledger, "uploads/u2/trunc/a.mp3", media["truncated_mp3"])

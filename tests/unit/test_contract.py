@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from scribefleet.contract import (
-    ScribefleetError, execution_name, output_prefix, output_stem, parse_event_key, parse_input_key, process_id,
+    ErrorCode, ScribefleetError, execution_name, output_prefix, output_stem, parse_event_key, parse_input_key, process_id,
 )
 from scribefleet.options import parse_options
 
@@ -31,6 +31,18 @@ def test_event_keys_are_tried_raw_then_url_decoded():
     assert parse_event_key("uploads/u/t/a+b.wav").file_name == "a+b.wav"
     assert parse_event_key("uploads/u/t/a%3Ab.wav").file_name == "a%3Ab.wav"  # raw form is valid: kept as given
     assert parse_event_key("uploads%2Fu%2Ft%2Fa.wav").file_name == "a.wav"
+
+
+def test_ids_that_parse_only_once_decoded_are_refused_when_the_key_has_literal_slashes():
+    """`uploads/victim%2Ft1%2Fa.wav` is a real object anyone with write access under uploads/ may create; recorded under
+    victim-t1 it would block the victim's own upload of that id."""
+    from scribefleet.ingest import identify
+
+    with pytest.raises(ScribefleetError) as caught:
+        parse_event_key("uploads/victim%2Ft1%2Fa.wav")
+    assert caught.value.code == ErrorCode.BAD_KEY
+    assert identify("uploads/victim%2Ft1%2Fa.wav")["processId"].startswith("invalid-")
+    assert identify("uploads/victim/t1/a%2Fb.wav")["processId"] == "victim-t1"  # an encoded file name is the user's own
 
 
 @pytest.mark.parametrize(("name", "stem"), [("a.wav", "a"), ("../../etc/passwd", "passwd"), ("a\\..\\b.wav", "b"), (".hidden", "hidden"),

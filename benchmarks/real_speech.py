@@ -244,6 +244,9 @@ def speech_runs(audio: np.ndarray, min_pause: float = 0.3, min_run: float = 0.2)
     return [(s, e) for s, e in runs if e - s >= min_run]
 
 
+LONG = 240.0  # seconds of speech from which a built dialog is a "long dialog"
+
+
 @dataclass(frozen=True)
 class DialogSpec:
     name: str
@@ -276,6 +279,8 @@ DIALOGS = (
     DialogSpec("dev solo f", DEV, ("herbold",), 52, 60.0),
     DialogSpec("dev solo m call", DEV, ("pedersen",), 53, 25.0, "phone"),
     DialogSpec("dev solo f call", DEV, ("mosqueda",), 54, 25.0, "phone"),
+    DialogSpec("dev long 3 m+m+f", DEV, ("lewis", "strauss", "sawant"), 79, 300.0),
+    DialogSpec("dev long 4 m+f+f+f", DEV, ("pedersen", "gonzalez", "morales", "mosqueda"), 80, 300.0),
     # added 2026-12-03, after TEST showed a phone-band monologue split in two by segmentation-3.0 regions: four DEV
     # monologues were too few to choose a speech detector on (docs/benchmarks.md, "Third pass")
     DialogSpec("dev solo m b", DEV, ("lewis",), 71, 60.0),
@@ -300,6 +305,10 @@ DIALOGS = (
     DialogSpec("test call m+f", TEST, ("strauss", "mosqueda"), 41, 25.0, "phone"),
     DialogSpec("test call f+f", TEST, ("gonzalez", "juarez"), 42, 25.0, "phone"),
     DialogSpec("test call m+m", TEST, ("pedersen", "lewis"), 43, 25.0, "phone"),
+    # long: five minutes of a meeting (the dialogs above are 1–1.5 min); the speakers' phrases recur once a pool is
+    # used up, as a person's voice does
+    DialogSpec("test long 3 m+f+f", TEST, ("pedersen", "herbold", "mosqueda"), 81, 300.0),
+    DialogSpec("test long 4 m+m+f+f", TEST, ("lewis", "strauss", "gonzalez", "juarez"), 82, 300.0),
     DialogSpec("test solo m", TEST, ("lewis",), 61, 25.0),
     DialogSpec("test solo f", TEST, ("sawant",), 62, 60.0),
     DialogSpec("test solo m call", TEST, ("strauss",), 63, 25.0, "phone"),
@@ -372,7 +381,8 @@ def build_dialog(spec: DialogSpec, cache: Path = CACHE) -> Recording:
         audio[a : a + len(piece)] += piece
     if spec.channel == "phone":
         audio = telephone_band(audio)
-    kind = "monologue" if len(spec.speakers) == 1 else "phone call" if spec.channel == "phone" else "council dialog"
+    kind = ("monologue" if len(spec.speakers) == 1 else "phone call" if spec.channel == "phone"
+            else "long dialog" if spec.length >= LONG else "council dialog")
     return Recording(spec.name, spec.split, kind, audio, sorted(turns, key=lambda x: x.start), (0.0, len(audio) / SAMPLE_RATE))
 
 
@@ -438,10 +448,10 @@ def score(recording: Recording, turns, collar: float = COLLAR) -> Score:
     )
 
 
-KINDS = ("council dialog", "phone call", "monologue", "AMI meeting")  # calibration tables: columns per kind
+KINDS = ("council dialog", "phone call", "monologue", "long dialog", "AMI meeting")  # calibration tables: columns per kind
 SUMMARY_HEADER = ("| dialogs: count right | dialogs: DER | calls: count right | calls: DER | solo: count right "
-                  "| solo: DER | AMI: within ±1 | AMI: DER | told: dialogs DER | told: calls DER | told: solo DER "
-                  "| told: AMI DER |")
+                  "| solo: DER | long: count right | long: DER | AMI: within ±1 | AMI: DER | told: dialogs DER "
+                  "| told: calls DER | told: solo DER | told: long DER | told: AMI DER |")
 
 
 def summary_cells(recordings_: list[Recording], blind: list[Score], told: list[Score]) -> str:

@@ -109,7 +109,7 @@ def _speaker_problems(result) -> list[str]:
         if not votes:
             return [f"no words for turn {sentence!r}"]
         label, agreeing = votes.most_common(1)[0]
-        if agreeing < MIN_TURN_AGREEMENT * max(len(mine), 1):
+        if agreeing < MIN_TURN_AGREEMENT * len(mine):
             return [f"turn {sentence!r} was split over speakers {dict(votes)}"]
         if labels.setdefault(person, label) != label:
             return [f"{person} was labelled {labels[person]} and {label}"]

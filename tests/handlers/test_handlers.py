@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from sam import moto_patches
-from tests.support.aws import REPO, build_stack
+from tests.support.aws import HEARTBEAT_SECONDS, REPO, build_stack
 from tests.support.event_inbox import EventInbox
 from tests.support.media import wav_bytes
 
@@ -70,7 +70,7 @@ def test_probe_media_accepts_the_sample_upload(stack):
     assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(10.0)
     assert result["options"] == {"speakers": 2}
     # Transcribe timeout = base 60 s (test stack) + 0.5 s per audio second (the template default) x 10 s
-    assert result["limits"] == {"heartbeatSeconds": 2, "claimTimeoutSeconds": 30, "processTimeoutSeconds": 65}
+    assert result["limits"] == {"heartbeatSeconds": HEARTBEAT_SECONDS, "claimTimeoutSeconds": 30, "processTimeoutSeconds": 65}
 
 
 def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):

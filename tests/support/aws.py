@@ -16,6 +16,10 @@ from sam.deploy import Deployment, deploy
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 ASL = REPO / "statemachines" / "transcription.asl.json"
+# HeartbeatSeconds of the in-process stacks. Workers beat every 0.3 s, but an attempt's first beat comes only after
+# the worker has polled its token out of the job item, and moto's execution thread has to run first: on a loaded
+# 2-core machine that gap passed 2 s (a healthy job then finished on attempt 2). A lapse here means a dead worker.
+HEARTBEAT_SECONDS = 5
 # ProbeMedia environment variable → the template parameter that sets it.
 LIMIT_PARAMETERS = {
     "HEARTBEAT_SECONDS": "HeartbeatSeconds",
@@ -67,7 +71,7 @@ def build_stack(limits: dict | None = None, max_size: int = 10, parameters: dict
     """Deploy template.yaml into the active moto mock. limits: ProbeMedia env overrides (shrunk timeouts), passed
     as the template parameters that set them; parameters: any other template parameters. An upload starts its
     execution through S3 → EventBridge → StartJob."""
-    limits = {"HEARTBEAT_SECONDS": "2", "CLAIM_TIMEOUT_SECONDS": "30", "PROCESS_TIMEOUT_BASE_SECONDS": "60", **(limits or {})}
+    limits = {"HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS), "CLAIM_TIMEOUT_SECONDS": "30", "PROCESS_TIMEOUT_BASE_SECONDS": "60", **(limits or {})}
     limit_parameters = {LIMIT_PARAMETERS[k]: str(v) for k, v in limits.items()}
     deployment = deploy("scribefleet-test", {**limit_parameters, "MaxWorkers": str(max_size), **(parameters or {})}, bridge_events=True)
     out = deployment.outputs

@@ -17,12 +17,11 @@ from samtranslator.yaml_helper import yaml_parse
 
 from scribefleet.contract import ErrorCode
 from tests.infra.test_asl_semantics import TEMPLATE, filter_matches
-from tests.support.aws import build_stack
+from tests.support.aws import HEARTBEAT_SECONDS, build_stack
 from tests.support.media import wav_bytes
 from tests.support.waiting import wait_until
 from tests.workflow.conftest import FakePipeline
 
-HEARTBEAT_SECONDS = 5  # workers beat every 0.3 s: a lapse here is a dead worker, not a slow machine
 PROCESS_TIMEOUT_BASE_SECONDS = 12  # + ceil(0.5 x 1 s of audio) = 13 s for the 1 s files below
 
 pytestmark = pytest.mark.fault
@@ -30,8 +29,7 @@ pytestmark = pytest.mark.fault
 
 @pytest.fixture
 def stack(aws):
-    return build_stack(limits={"HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-                               "PROCESS_TIMEOUT_BASE_SECONDS": str(PROCESS_TIMEOUT_BASE_SECONDS)})
+    return build_stack(limits={"PROCESS_TIMEOUT_BASE_SECONDS": str(PROCESS_TIMEOUT_BASE_SECONDS)})
 
 
 def history(stack, execution_arn: str) -> list[dict]:

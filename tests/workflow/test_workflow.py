@@ -10,6 +10,7 @@ import pytest
 from boto3.dynamodb.conditions import Attr
 
 from scribefleet.contract import ErrorCode, ScribefleetError
+from tests.support.aws import HEARTBEAT_SECONDS
 from tests.support.media import wav_bytes
 from tests.support.waiting import wait_until
 from tests.workflow.conftest import FakePipeline
@@ -144,7 +145,7 @@ def test_rejected_uploads_fail_with_reason_and_are_never_queued(stack, upload, k
 def test_job_waiting_longer_than_heartbeat_interval_still_completes(stack, upload, start_worker):
     started = upload("uploads/u1/t7/a.wav", wav_bytes(1.0))
     wait_until(lambda: stack.job("u1-t7").get("status") == "QUEUED", timeout=10)
-    time.sleep(3 * 2 + 1)  # three heartbeat intervals (HeartbeatSeconds=2 here) with no worker at all
+    time.sleep(HEARTBEAT_SECONDS * 1.5)  # no worker at all for longer than a heartbeat window: nothing times out
     assert stack.sfn.describe_execution(executionArn=started[0]["executionArn"])["status"] == "RUNNING"
     start_worker()
     assert stack.wait(started[0]["executionArn"])["status"] == "SUCCEEDED"

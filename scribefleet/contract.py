@@ -242,7 +242,10 @@ def execution_name(pid: str, object_marker: str) -> str:
 
 
 def parse_event_key(key: str) -> InputKey:
-    """parse_input_key on the key as an event gives it, else on its URL-decoded form (`+` → space, `%3A` → `:`).
+    """parse_input_key on the key as an event gives it; only a key with no literal '/' (every separator encoded,
+    `uploads%2Fu%2Ft%2Fa.wav`) is parsed in its URL-decoded form. The deployed rule matches the literal prefix
+    `uploads/`, so that form reaches StartJob only when invoked directly (e.g. `sam local invoke` with an encoded
+    sample event); AWS does not document whether EventBridge encodes keys (docs/architecture.md).
 
     Which form is the real object is decided later against the bucket (probe_media.resolve_object). A key with a
     literal '/' whose ids parse only once decoded (`uploads/victim%2Ft1%2Fa.wav`) is refused: no encoder writes some

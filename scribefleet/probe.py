@@ -119,8 +119,8 @@ class S3RangeFile(io.RawIOBase):
 
 
 def resolve_object(s3, bucket: str, key: str, version_id: str = "") -> tuple[str, dict[str, Any]]:
-    """HEAD the key as the event gave it, then its URL-decoded form (S3 notifications encode keys, EventBridge
-    examples show them raw: we do not guess). With a version id, the uploaded version is the one probed."""
+    """HEAD the key as the event gave it, then its URL-decoded form (S3 notifications to SQS/SNS/Lambda encode
+    keys; AWS does not say whether EventBridge does, so we do not guess). With a version id, the uploaded version is the one probed."""
     extra = {"VersionId": version_id} if version_id else {}
     for candidate in dict.fromkeys((key, unquote_plus(key))):
         try:

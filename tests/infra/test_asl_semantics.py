@@ -84,7 +84,8 @@ def _api_errors(service: str) -> set[str]:
 
 # Resource prefix -> (error name prefix, API model, the integration's own generic error names)
 INTEGRATIONS = {
-    "arn:aws:states:::lambda:": ("Lambda", "lambda", {"AWSLambdaException", "SdkClientException"}),
+    # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html (the transient 500s)
+    "arn:aws:states:::lambda:": ("Lambda", "lambda", {"AWSLambdaException", "SdkClientException", "ClientExecutionTimeoutException"}),
     "arn:aws:states:::dynamodb:": ("DynamoDB", "dynamodb", {"AmazonDynamoDBException"}),
     "arn:aws:states:::aws-sdk:dynamodb:": ("DynamoDb", "dynamodb", {"DynamoDbException"}),
     "arn:aws:states:::sqs:": ("SQS", "sqs", {"AmazonSQSException", "SdkClientException"}),
@@ -144,6 +145,14 @@ def name_problems(definition: dict) -> list[str]:
 
 def test_every_error_name_is_one_its_state_can_raise_spelled_by_its_integration(definition):
     assert name_problems(definition) == []
+
+
+def test_probe_media_retries_the_lambda_service_errors_aws_names_transient(definition):
+    """AWS's best practice retries ClientExecutionTimeout, Service, AWSLambda and SdkClient exceptions of a Lambda
+    invoke (bp-lambda-serviceexception.html); otherwise one such blip fails the upload as an internal error."""
+    retried = {name for rule in states_of(definition)["ProbeMedia"]["Retry"] for name in rule["ErrorEquals"]}
+    assert {f"Lambda.{e}" for e in ("ClientExecutionTimeoutException", "ServiceException", "AWSLambdaException",
+                                    "SdkClientException", "TooManyRequestsException")} <= retried
 
 
 def _with_names(definition: dict, state: str, names: list[str], kind: str = "Retry") -> dict:

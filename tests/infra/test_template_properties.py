@@ -211,6 +211,18 @@ def test_ended_executions_reach_reconcile_job(resources):
     assert statements["CloseJob"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
 
 
+@pytest.mark.parametrize("function", ["StartJobFunction", "ReconcileJobFunction"])
+def test_an_event_its_function_failed_on_is_kept_not_discarded(transformed, function):
+    """EventBridge invokes Lambda asynchronously: the rule's dead-letter queue keeps only events it could not deliver,
+    and an event whose handler failed (Lambda retries twice) is discarded unless the function has a dead-letter queue
+    of its own. Both land in the one alarmed EventDeadLetterQueue, the original event as the body."""
+    resources = transformed["Resources"]
+    assert resources[function]["Properties"]["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}}
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    grants = [st for owner, st in iam_statements(resources) if owner == role and "sqs:SendMessage" in as_list(st["Action"])]
+    assert [st["Resource"] for st in grants] == [{"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}]
+
+
 @pytest.mark.security
 def test_only_the_writers_that_end_jobs_put_events_and_only_ours_on_the_default_bus(transformed):
     """events:PutEvents on the default bus alone, for our source and detail-type alone (AWS's condition keys for it:
@@ -366,7 +378,7 @@ def test_worker_role_is_least_privilege(resources):
         "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
         "dynamodb:GetItem", "dynamodb:UpdateItem",
         "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload",
-        "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:CompleteLifecycleAction",
         "cloudwatch:PutMetricData", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams",
     }
@@ -495,6 +507,9 @@ def test_launch_template_imdsv2_no_ssh_fast_gp3(template, resources):
     assert ebs["VolumeType"] == "gp3" and ebs["Encrypted"] is True
     assert int(param_default(template, ebs["Iops"])) >= 6000
     assert int(param_default(template, ebs["Throughput"])) >= 500
+    # any pair the parameters accept must be one EC2 launches: gp3 throughput <= 0.25 MiB/s per IOPS
+    params = template["Parameters"]
+    assert params["RootVolumeThroughput"]["MaxValue"] <= 0.25 * params["RootVolumeIops"]["MinValue"]
     assert param_default(template, data["InstanceType"]) == "g4dn.xlarge"
     allowed = template["Parameters"]["WorkerInstanceType"]["AllowedValues"]
     assert {t.split(".")[0] for t in allowed} == {"g4dn", "g5", "g6"}

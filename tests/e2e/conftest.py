@@ -80,11 +80,13 @@ def local(tmp_path_factory) -> LocalRun:
 
 @pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
-    """Two-speaker espeak dialogs: short ones for throughput, a longer one to be killed in the middle of."""
+    """Two-speaker espeak dialogs: short ones for throughput, a longer one to be killed in the middle of, and one long
+    enough to keep a worker busy while another upload goes through the whole submit path (the scale-out test)."""
     out = tmp_path_factory.mktemp("clips")
     voices = {"A": DISTINCT_VOICES[0], "B": DISTINCT_VOICES[1]}
     made = {}
-    for name, count, offset in (("short-1", 2, 0), ("short-2", 2, 2), ("short-3", 3, 4), ("short-4", 3, 6), ("long", 10, 1)):
+    for name, count, offset in (("short-1", 2, 0), ("short-2", 2, 2), ("short-3", 3, 4), ("short-4", 3, 6), ("long", 10, 1),
+                                  ("longest", 40, 3)):
         made[name] = make_dialog(round_robin_lines(["A", "B"], count, offset), voices).write_wav(out / f"{name}.wav")
     (out / "notes.wav").write_bytes(b"these are meeting notes, not audio\n" * 40)
     made["bad"] = out / "notes.wav"

@@ -98,20 +98,25 @@ def test_worker_killed_mid_job_is_replaced_and_the_job_completes_without_partial
 def test_queued_uploads_scale_the_fleet_out_and_idle_workers_retire_to_zero(local, clips):
     wait_until(lambda: not local.fleet()["workers"] and local.group()["DesiredCapacity"] == 0, timeout=60, what="idle fleet at 0")
     started = len(local.fleet()["history"])
-    peak = 0
+    peak = [0]
+
+    def sample() -> None:  # every poll of every wait, so a capacity that rose and fell between two waits is seen
+        peak[0] = max(peak[0], local.group()["DesiredCapacity"], len(local.fleet()["workers"]))
+
     pids = []
-    for i, clip in enumerate(("long", "short-3", "short-4")):
+    for i, clip in enumerate(("longest", "short-3", "short-4")):
         pids.append(submit(local, clips[clip], f"scale-{i}", "--formats", "json"))
         # The next upload arrives while this one is being worked on: the scaler then counts a busy worker. The first
-        # clip is the long one so that it is still being worked on when the second upload's ScaleFleet runs, however
-        # slow the machine (with a short first clip, an overloaded CI machine finished it first: peak 1).
-        wait_until(lambda: local.job(pids[-1]).get("workerId") or local.job(pids[-1]).get("status") == "COMPLETED", timeout=90, what="claimed")
-        peak = max(peak, local.group()["DesiredCapacity"])
+        # clip must outlast the next upload's whole submit path (CLI, S3, StartJob, probe, ScaleFleet): with a 10-line
+        # clip a quiet machine finished it in 4.5 s, before that path had run (peak 1); 40 lines take ~4x as long,
+        # and a loaded machine slows both sides alike.
+        wait_until(lambda: sample() or local.job(pids[-1]).get("workerId") or local.job(pids[-1]).get("status") == "COMPLETED",
+                   timeout=90, what="claimed")
     while not all(local.job(p).get("status") in ("COMPLETED", "FAILED") for p in pids):
-        peak = max(peak, local.group()["DesiredCapacity"], len(local.fleet()["workers"]))
+        sample()
         time.sleep(0.25)
     assert [local.job(p)["status"] for p in pids] == ["COMPLETED"] * 3
-    assert peak > 1, "the fleet never scaled out beyond one worker"
+    assert peak[0] > 1, "the fleet never scaled out beyond one worker"
     assert len({local.job(p)["workerId"] for p in pids}) > 1 or len(local.fleet()["history"]) - started > 1
 
     wait_until(lambda: local.group()["DesiredCapacity"] == 0 and not local.group()["Instances"] and not local.fleet()["workers"],

@@ -130,8 +130,11 @@ def statements_of(transformed, role: str) -> dict[str, dict]:  # noqa: F811
 
 
 def test_start_job_may_only_start_its_own_state_machine(transformed):  # noqa: F811
+    """It starts executions of our state machine; and, since EventBridge invokes it asynchronously, it may put an upload
+    event its handler failed on into the event dead-letter queue (the function's DeadLetterQueue)."""
     grants = statements_of(transformed, "StartJobFunctionRole")
-    assert set(grants) == {"states:StartExecution"}
+    assert set(grants) == {"states:StartExecution", "sqs:SendMessage"}
+    assert grants["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     resource = grants["states:StartExecution"]["Resource"]["Fn::Sub"]
     assert resource[0].endswith(":stateMachine:${stateMachineName}")
     assert resource[1] == {"stateMachineName": {"Fn::GetAtt": ["TranscriptionStateMachine", "Name"]}}
@@ -146,9 +149,11 @@ def test_probe_media_reads_the_input_bucket_and_nothing_else(transformed):  # no
 
 
 def test_reconcile_job_may_only_update_jobs(transformed):  # noqa: F811
-    """It closes jobs and announces the close: UpdateItem on the table, PutEvents of our own event on the default bus."""
+    """It closes jobs and announces the close: UpdateItem on the table, PutEvents of our own event on the default bus;
+    an ended-execution event it failed on goes to the event dead-letter queue."""
     grants = statements_of(transformed, "ReconcileJobFunctionRole")
-    assert set(grants) == {"dynamodb:UpdateItem", "events:PutEvents"}
+    assert set(grants) == {"dynamodb:UpdateItem", "events:PutEvents", "sqs:SendMessage"}
+    assert grants["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert json.dumps(grants["events:PutEvents"]["Resource"]).endswith('event-bus/default"}')
     assert grants["events:PutEvents"]["Condition"]["ForAllValues:StringEquals"] == {"events:source": ["scribefleet"]}

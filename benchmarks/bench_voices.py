@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
 from benchmarks import real_speech  # noqa: E402
 from gpu_worker.media import SAMPLE_RATE, decode_audio  # noqa: E402
 from gpu_worker.result import SpeakerTurn  # noqa: E402
-from gpu_worker.voice_matching import EnrolledVoice, match_voices, speaker_embeddings  # noqa: E402
+from gpu_worker.voice_matching import EnrolledVoice, embed_speech, match_voices, similarities, speaker_embeddings  # noqa: E402
 
 DEV_VOICES = ("lewis", "gonzalez", "morales", "mosqueda")  # one man, three women
 TEST_VOICES = ("pedersen", "strauss", "herbold", "juarez", "sawant")  # two men, three women
@@ -133,15 +133,16 @@ def diarize_all(diarizer, embedder, voice_sets, seeds) -> list[Diarized]:
 # ------------------------------------------------------------------------------------------------ calibration
 
 
-def calibrate(dialogs: list[Diarized], voices: list[EnrolledVoice]) -> tuple[float, list[float], list[float]]:
+def calibrate(dialogs: list[Diarized], voices: list[EnrolledVoice], scoring=similarities) -> tuple[float, list[float], list[float]]:
     """Threshold from genuine (cluster vs its own speaker's voice) and impostor (vs any other voice) similarities:
     the midpoint of the gap when they separate, else just above the highest impostor (no false name on DEV)."""
     genuine, impostor = [], []
     for d in dialogs:
         main = _main_clusters(d)
-        for label, embedding in d.embeddings.items():
-            for v in voices:
-                score = float(embedding @ v.embedding)
+        scores = scoring(d.embeddings, voices)
+        for row, label in enumerate(d.embeddings):
+            for col, v in enumerate(voices):
+                score = float(scores[row, col])
                 if v.name == d.identity.get(label) and main.get(v.name) == label:
                     genuine.append(score)
                 elif v.name != d.identity.get(label):
@@ -163,6 +164,53 @@ def _main_clusters(d: Diarized) -> dict[str, str]:
         if s > best.get(speaker, (0.0, ""))[0]:
             best[speaker] = (s, label)
     return {speaker: label for speaker, (_, label) in best.items()}
+
+
+# ------------------------------------------------------------------------------------------------ cohort scoring
+
+
+def solo_spans(recording: real_speech.Recording, shortest: float = 0.3) -> dict[str, list[tuple[float, float]]]:
+    """Each reference speaker's speech where nobody else talks (pieces shorter than `shortest` left out)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for turn in recording.turns:
+        pieces = [(turn.start, turn.end)]
+        for other in recording.turns:
+            if other.speaker != turn.speaker:
+                pieces = [p for s, e in pieces for p in ((s, min(e, other.start)), (max(s, other.end), e)) if p[1] > p[0]]
+        out.setdefault(turn.speaker, []).extend(p for p in pieces if p[1] - p[0] >= shortest)
+    return out
+
+
+def ami_cohort(embedder, min_speech: float = 3.0) -> np.ndarray:
+    """Impostor voices for score normalisation: every DEV-split AMI speaker with >= `min_speech` s of solo speech,
+    as recorded and in telephone band (the enrollments come in both)."""
+    rows = []
+    for rec in real_speech.ami_excerpts(real_speech.DEV):
+        for audio in (rec.audio, real_speech.telephone_band(rec.audio)):
+            for spans in solo_spans(rec).values():
+                embedding = embed_speech(embedder, audio, spans) if sum(e - s for s, e in spans) >= min_speech else None
+                if embedding is not None:
+                    rows.append(embedding)
+    return np.stack(rows)
+
+
+class SNorm:
+    """Symmetric score normalisation: a similarity, z-scored against the cohort's similarities to the cluster and to
+    the voice, averaged. A "hub" voice close to everyone has a high cohort mean, so its raw scores count for less."""
+
+    def __init__(self, cohort: np.ndarray):
+        self.cohort = cohort
+
+    def _stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = x @ self.cohort.T
+        return s.mean(axis=1), s.std(axis=1)
+
+    def __call__(self, speakers, voices) -> np.ndarray:
+        raw = similarities(speakers, voices)
+        if raw.size == 0:
+            return raw
+        (ma, sa), (mb, sb) = self._stats(np.stack(list(speakers.values()))), self._stats(np.stack([v.embedding for v in voices]))
+        return 0.5 * ((raw - ma[:, None]) / sa[:, None] + (raw - mb[None]) / sb[None])
 
 
 # ------------------------------------------------------------------------------------------------ evaluation
@@ -191,8 +239,8 @@ class Tally:
                 f"recall {self.recall:.3f}")
 
 
-def trial(d: Diarized, enrolled: list[EnrolledVoice], threshold: float, tally: Tally) -> bool:
-    matches = match_voices(d.embeddings, enrolled, threshold)
+def trial(d: Diarized, enrolled: list[EnrolledVoice], threshold: float, tally: Tally, scoring=similarities) -> bool:
+    matches = match_voices(d.embeddings, enrolled, threshold, scoring)
     present = {v.name for v in enrolled} & set(d.recording.speakers)
     right = {m.name for m in matches if d.identity.get(m.speaker) == m.name}
     ok = right == present and len(right) == len(matches)
@@ -207,15 +255,16 @@ def trial(d: Diarized, enrolled: list[EnrolledVoice], threshold: float, tally: T
     return ok
 
 
-def evaluate(dialogs: list[Diarized], library: dict[str, EnrolledVoice], threshold: float) -> tuple[Tally, Tally]:
+def evaluate(dialogs: list[Diarized], library: dict[str, EnrolledVoice], threshold: float,
+             scoring=similarities) -> tuple[Tally, Tally]:
     """(2 of 3 enrolled, none present) over every dialog of three voices."""
     two_of_three, none_present = Tally(), Tally()
     for d in dialogs:
         speakers = d.recording.speakers
         for pair in itertools.combinations(speakers, 2):
-            trial(d, [library[s] for s in pair], threshold, two_of_three)
+            trial(d, [library[s] for s in pair], threshold, two_of_three, scoring)
         absent = [v for name, v in library.items() if name not in speakers]
-        trial(d, absent, threshold, none_present)
+        trial(d, absent, threshold, none_present, scoring)
     return two_of_three, none_present
 
 
@@ -224,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=2, help="dialogs per set of three voices")
     parser.add_argument("--turns", choices=("diarizer", "reference"), default="diarizer",
                         help="speaker turns from the default diarizer (the product's path) or the dialog's reference")
+    parser.add_argument("--cohort", choices=("none", "ami"), default="none",
+                        help="ami: S-norm scores against a cohort of DEV AMI speakers, threshold calibrated on DEV in "
+                        "those units (an experiment; the product scores raw cosine)")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     from gpu_worker.diarization import load_diarizer
@@ -242,16 +294,20 @@ def main(argv: list[str] | None = None) -> int:
         print("DEV: dialogs of three of", ", ".join(DEV_VOICES))
         dev = diarize_all(diarizer, embedder, list(itertools.combinations(DEV_VOICES, 3)), seeds)
         dev_voices = {q: enroll(embedder, DEV_VOICES, q, scratch) for q in ("studio", "phone")}
-        threshold, genuine, impostor = calibrate(dev, dev_voices["studio"] + dev_voices["phone"])
+        scoring = SNorm(ami_cohort(embedder)) if args.cohort == "ami" else similarities
+        if args.cohort == "ami":
+            print(f"scores: S-norm against {len(scoring.cohort)} cohort embeddings (DEV AMI speakers, as recorded and phone band)")
+        threshold, genuine, impostor = calibrate(dev, dev_voices["studio"] + dev_voices["phone"], scoring)
         print(f"DEV genuine similarity min {min(genuine):.3f} mean {np.mean(genuine):.3f} (n={len(genuine)}); "
               f"impostor max {max(impostor):.3f} mean {np.mean(impostor):.3f} (n={len(impostor)})")
         print(f"DEV calibrated threshold {threshold:.3f} (gpu_worker.voice_matching.MATCH_THRESHOLD = {MATCH_THRESHOLD})")
+        used = MATCH_THRESHOLD if args.cohort == "none" else threshold  # the shipped one, or the DEV one in S-norm units
 
         print("TEST: dialogs of three of", ", ".join(TEST_VOICES))
         test = diarize_all(diarizer, embedder, list(itertools.combinations(TEST_VOICES, 3)), seeds)
         for quality in ("studio", "phone"):
             library = {v.name: v for v in enroll(embedder, TEST_VOICES + DEV_VOICES, quality, scratch)}
-            two, none = evaluate(test, library, MATCH_THRESHOLD)
+            two, none = evaluate(test, library, used, scoring)
             print(two.line(f"TEST {quality} enrollment, 2 of 3 enrolled"))
             print(none.line(f"TEST {quality} enrollment, none present ({len(library) - 3} absent voices enrolled)"))
             for failure in (two.failures + none.failures)[:10]:

@@ -117,13 +117,15 @@ def similarities(speakers: Mapping[str, np.ndarray], voices: Sequence[EnrolledVo
 
 
 def match_voices(
-    speakers: Mapping[str, np.ndarray], voices: Sequence[EnrolledVoice], threshold: float = MATCH_THRESHOLD
+    speakers: Mapping[str, np.ndarray], voices: Sequence[EnrolledVoice], threshold: float = MATCH_THRESHOLD,
+    score=similarities,
 ) -> list[VoiceMatch]:
     """One-to-one pairs of maximal total similarity, kept where the similarity exceeds `threshold`.
 
     The assignment is made before the threshold is applied, so a cluster's name is the voice no other cluster fits
-    better; a pair below the threshold is dropped rather than re-paired with a worse voice."""
-    scores = similarities(speakers, voices)
+    better; a pair below the threshold is dropped rather than re-paired with a worse voice. `score` (speakers,
+    voices) → matrix lets a benchmark try another scoring (benchmarks/bench_voices.py --cohort)."""
+    scores = score(speakers, voices)
     if scores.size == 0:
         return []
     labels = list(speakers)

@@ -166,3 +166,28 @@ def test_the_upload_rule_starts_no_job_for_voice_clips():
         assert matcher.matches_event(object_created("uploads/u1/t1/talk.mp4"))
         for key in ("voices/u1/Ann.wav", "voices/u1/Ann/2.mp3", "voices/u1/.cache/Ann.wav.e.json"):
             assert not matcher.matches_event(object_created(key)), key
+
+
+def test_snorm_counts_a_hub_voices_scores_for_less():
+    """bench_voices' cohort scoring (an experiment): a cluster exactly as close by cosine to two voices ranks the one
+    that is close to every cohort voice (a hub) lower once normalised; the product's match takes the scorer."""
+    from benchmarks.bench_voices import SNorm
+
+    cohort = np.stack([unit(1, 0.1 * k, 0.1) for k in range(-3, 4)])  # all near the hub's direction
+    voices = [EnrolledVoice("Hub", unit(1, 0, 0)), EnrolledVoice("Plain", unit(0, 0, 1))]
+    cluster = {"S0": unit(1, 0, 1)}
+    raw = match_voices(cluster, voices, threshold=-1.0)
+    scores = SNorm(cohort)(cluster, voices)[0]
+    assert float(cluster["S0"] @ voices[0].embedding) == pytest.approx(float(cluster["S0"] @ voices[1].embedding))
+    assert scores[1] > scores[0]
+    assert [m.name for m in match_voices(cluster, voices, threshold=-1e9, score=SNorm(cohort))] == ["Plain"]
+    assert len(raw) == 1
+
+
+def test_solo_spans_leave_out_talk_over():
+    from benchmarks import real_speech
+    from benchmarks.bench_voices import solo_spans
+
+    turns = [real_speech.Turn(0.0, 4.0, "a"), real_speech.Turn(3.0, 6.0, "b")]
+    rec = real_speech.Recording("x", real_speech.TEST, "unit", np.zeros(16000), turns, (0.0, 6.0))
+    assert solo_spans(rec) == {"a": [(0.0, 3.0)], "b": [(4.0, 6.0)]}

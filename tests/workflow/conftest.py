@@ -72,7 +72,7 @@ def start_worker(stack):
     workers: list[Worker] = []
 
     def start(pipeline=None, worker_id: str | None = None, heartbeat_interval: float = 0.3, idle_timeout: float = 300.0,
-              retirement=None, fleet=None) -> Worker:
+              retirement=None, fleet=None, voices=None) -> Worker:
         """`retirement` (RetirementParams) with rule "cost" also gives the worker the fleet board."""
         worker_id = worker_id or f"i-{len(workers):04d}"
         settings = AgentSettings(queue_url=stack.queue_url, output_bucket=stack.output_bucket, heartbeat_interval=heartbeat_interval,
@@ -80,7 +80,8 @@ def start_worker(stack):
         board = FleetBoard(stack.table, worker_id, stale_seconds=3) if retirement is not None and retirement.rule == "cost" else None
         channel = JobChannel(boto3.client("stepfunctions", region_name=REGION), stack.table, worker_id, token_wait_seconds=10)
         agent = Agent(settings, boto3.client("sqs", region_name=REGION), boto3.client("s3", region_name=REGION), channel,
-                      fleet or ProcessFleet(worker_id), pipeline or FakePipeline(), Logger(service="gpu_worker"), board=board)
+                      fleet or ProcessFleet(worker_id), pipeline or FakePipeline(), Logger(service="gpu_worker"), board=board,
+                      voices=voices)
         worker = Worker(agent, threading.Thread(target=lambda: worker.outcome.append(agent.run()), daemon=True))
         worker.thread.start()
         workers.append(worker)

@@ -79,16 +79,17 @@ def real(args) -> None:
     data = [r for split in splits for r in real_speech.recordings(split)]
     if args.recordings:
         data = [r for r in data if r.name in args.recordings.split(",")]
-    if args.floors:  # no diarizer: what any output naming one speaker per instant must miss, per recording
+    # what any output naming one speaker per instant must miss, per recording
+    floors = {rec.name: real_speech.score(rec, real_speech.one_voice_oracle(rec)).der for rec in data}
+    if args.floors:  # no diarizer run
         print("| split | recording | speakers | speech overlapped (floor of a one-voice output: DER) |\n|---|---|---|---|")
         for rec in data:
-            print(f"| {rec.split} | {rec.name} | {len(rec.speakers)} | {real_speech.score(rec, real_speech.one_voice_oracle(rec)).der:.1%} |")
+            print(f"| {rec.split} | {rec.name} | {len(rec.speakers)} | {floors[rec.name]:.1%} |")
         return
     print(f"collar {real_speech.COLLAR} s in total, overlap scored; cells: DER = missed + false alarm + confusion; "
           "floor: the DER of the reference told with one voice per instant (what no overlap output can go below)")
     print("| backend | split | recording | speakers | count given | found | DER | missed | false alarm | confusion | floor | RTF |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    floors = {rec.name: real_speech.score(rec, real_speech.one_voice_oracle(rec)).der for rec in data}
     summary: dict[tuple, list] = {}
     for backend in args.backends.split(","):
         diarizer, label = make_diarizer(backend, args)

@@ -294,14 +294,15 @@ def main(argv: list[str] | None = None) -> int:
         print("DEV: dialogs of three of", ", ".join(DEV_VOICES))
         dev = diarize_all(diarizer, embedder, list(itertools.combinations(DEV_VOICES, 3)), seeds)
         dev_voices = {q: enroll(embedder, DEV_VOICES, q, scratch) for q in ("studio", "phone")}
-        scoring = SNorm(ami_cohort(embedder)) if args.cohort == "ami" else similarities
+        scoring = similarities
         if args.cohort == "ami":
+            scoring = SNorm(ami_cohort(embedder))
             print(f"scores: S-norm against {len(scoring.cohort)} cohort embeddings (DEV AMI speakers, as recorded and phone band)")
         threshold, genuine, impostor = calibrate(dev, dev_voices["studio"] + dev_voices["phone"], scoring)
         print(f"DEV genuine similarity min {min(genuine):.3f} mean {np.mean(genuine):.3f} (n={len(genuine)}); "
               f"impostor max {max(impostor):.3f} mean {np.mean(impostor):.3f} (n={len(impostor)})")
         print(f"DEV calibrated threshold {threshold:.3f} (gpu_worker.voice_matching.MATCH_THRESHOLD = {MATCH_THRESHOLD})")
-        used = MATCH_THRESHOLD if args.cohort == "none" else threshold  # the shipped one, or the DEV one in S-norm units
+        used = threshold if scoring is not similarities else MATCH_THRESHOLD  # DEV's in S-norm units, or the shipped one
 
         print("TEST: dialogs of three of", ", ".join(TEST_VOICES))
         test = diarize_all(diarizer, embedder, list(itertools.combinations(TEST_VOICES, 3)), seeds)

@@ -23,11 +23,16 @@ install: sysdeps .venv/.installed
 real-speech: install
 	$(PY) benchmarks/real_speech.py
 
+# Two test processes (pytest-xdist), each module whole in one of them (module fixtures run once), the model and
+# end-to-end modules first (tests/conftest.py); each process gets its share of the cores (docs/reliability.md).
+TEST_PROCESSES ?= 2
+PYTEST_PARALLEL = -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
+
 test: install real-speech
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-fast: install
-	$(PY) -m pytest -m "not models and not e2e"
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not models and not e2e"
 
 lint: install
 	bash scripts/lint.sh

@@ -3,7 +3,8 @@
 Tests say what they prove with a marker (`@pytest.mark.fault`, `@pytest.mark.bad_input`, `@pytest.mark.security`),
 in whichever tier they live; this module counts markers and knows no test by name. Tests that audit a stack report
 the jobs they checked to the `job_ledger` fixture, so the line also says how many jobs were lost and how many
-outputs were written twice:
+outputs were written twice. The ledger travels in the test's report (`user_properties`), so the line is the same
+when pytest-xdist runs the tests in worker processes and only the controller prints:
 
     faults survived 14/14, bad inputs handled 17/17, security checks passed 9/9, jobs lost 0/52, duplicate outputs 0
 
@@ -13,7 +14,8 @@ marked tests only.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 
 import pytest
 
@@ -45,6 +47,12 @@ class JobLedger:
         self.lost += len(lost)
         self.duplicates += len(duplicates)
         self.problems += [f"lost: {p}" for p in lost] + [f"duplicate: {p}" for p in duplicates]
+
+    def add(self, other: dict) -> None:
+        self.checked += other["checked"]
+        self.lost += other["lost"]
+        self.duplicates += other["duplicates"]
+        self.problems += other["problems"]
 
 
 @dataclass
@@ -88,7 +96,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: counted in the selfcheck line as '{CATEGORIES[name]}'")
 
 
+_LEDGER_PROPERTY = "scribefleet_job_ledger"
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":  # every test has one teardown report, and it carries all the test's properties
+        for name, value in report.user_properties:
+            if name == _LEDGER_PROPERTY:
+                _config_report().jobs.add(value)
     category = category_of(report)
     if category is None:
         return
@@ -114,8 +129,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
 
 @pytest.fixture
-def job_ledger(request) -> JobLedger:
-    return request.config.stash[_REPORT].jobs
+def job_ledger(request) -> Iterator[JobLedger]:
+    """This test's jobs, handed to the report (and from an xdist worker to the controller) when the test ends."""
+    ledger = JobLedger()
+    yield ledger
+    request.node.user_properties.append((_LEDGER_PROPERTY, asdict(ledger)))
 
 
 _active: list[pytest.Config] = []

@@ -19,7 +19,44 @@ os.environ.update(
 for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(name, None)
 
+# Under pytest-xdist each test process gets its share of the cores for torch, OpenMP/BLAS and CTranslate2 (they read
+# these when they load, so before any test module imports them), and the worker processes it starts inherit it:
+# two processes each sizing their pools to every core would spin against each other.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    from gpu_worker.cpu_threads import thread_environment
+
+    os.environ.update(thread_environment(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 import logging
+
+import pytest
 
 # moto's ASL interpreter logs every caught state error with its whole parse tree: failure paths are expected here.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Modules that run real models first, then those that run the whole local stack, then the rest (a stable sort,
+    so every xdist process collects the same order, as xdist requires). With `--dist loadfile --no-loadscope-reorder`
+    (the Makefile) the longest modules start at once on separate processes, instead of one of them starting last and
+    running alone at the end."""
+    def tier(marker: str) -> set[str]:
+        return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
+
+    models, e2e = tier("models"), tier("e2e")
+    items.sort(key=lambda item: (item.module.__name__ not in models, item.module.__name__ not in e2e))
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: the suite also runs without xdist (e.g. `-p no:xdist`)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, except that the end-to-end modules form one unit: they share one local stack (a session
+    fixture, started once per process), and two stacks with their worker processes would compete for the cores."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileOneLocalStack(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
+
+    return LoadFileOneLocalStack(config, log)

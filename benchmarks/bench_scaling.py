@@ -8,6 +8,7 @@ The policy and order tables keep the fixed 600 s idle timeout they were first me
 compare the cost rule (scribefleet/retirement.py, the worker's default) with fixed timeouts.
 
     .venv/bin/python benchmarks/bench_scaling.py --retirement   # only the retirement tables
+    .venv/bin/python benchmarks/bench_scaling.py --claim-order  # only the claim-order tables (148 queued files)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scribefleet.scaling import PolicyParams  # noqa: E402
 from scribefleet_tools.simulate_cli import DRAWS_HEADER, draws_row, simulate_draws, table  # noqa: E402
 from scribefleet_tools.simulator import SimConfig, SimResult, simulate  # noqa: E402
-from scribefleet_tools.workloads import Upload, make_workload, seed  # noqa: E402
+from scribefleet_tools.workloads import Upload, large, make_workload, seed  # noqa: E402
 
 SEED_RULE = SimConfig(policy="seed", order="fifo", retirement="fixed", idle_timeout_s=600.0)
 OURS = SimConfig(policy="planned", order="aged", retirement="fixed", idle_timeout_s=600.0)
@@ -81,12 +82,27 @@ def retirement(draws: int = 50) -> None:
                 warm_pool=10)
 
 
+def claim_order(draws: int = 50) -> None:
+    """Issue 13 part 3: what the exact aged order (a query on an index sorted by the claim key) gains over today's
+    claim, the aged-first of the 10 jobs an SQS receive returns, once far more than 10 files are queued."""
+    product = replace(OURS, retirement="cost")
+    configs = [product, replace(product, receive_batch=10), replace(product, order="fifo")]
+    loads = {"148 files (4 draws of the seed's 37, 40 h) at once": {},
+             "the same 148 files over 30 minutes": {"window": 1800.0}}
+    for title, shape in loads.items():
+        section(f"Claim order, {title}, cold boot 90 s", large(**shape), configs)
+        print(f"\n{draws} random draws (seeds 1-{draws}):\n")
+        rows = [draws_row(c, [simulate(large(seed=s, **shape), c) for s in range(1, draws + 1)]) for c in configs]
+        print(table([], DRAWS_HEADER, rows))
+
+
 def main() -> None:
     started = time.process_time()
-    if "--retirement" in sys.argv[1:]:
-        retirement()
-        print(f"\n(simulator CPU time: {time.process_time() - started:.2f} s)")
-        return
+    for flag, only in (("--retirement", retirement), ("--claim-order", claim_order)):
+        if flag in sys.argv[1:]:
+            only()
+            print(f"\n(simulator CPU time: {time.process_time() - started:.2f} s)")
+            return
     seed_load = make_workload("seed")
     print("Seed load: 37 files, 30 s - 30 min, 10 h in all; 15x real time; MaxSize 10; idle timeout 600 s; "
           "g4dn.xlarge $0.526/h")
@@ -111,6 +127,7 @@ def main() -> None:
     robustness("trickle", range(1, 51))
     splitting()
     retirement()
+    claim_order()
     print(f"\n(simulator CPU time for all of the above: {time.process_time() - started:.2f} s)")
 
 

@@ -92,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     f.add_argument("--job-overhead", type=float, default=d.job_overhead_s, help="fixed s per job on top of audio/rtf")
     f.add_argument("--age-weight", type=float, default=d.age_weight,
                    help="aged order's work weight (default %(default)s)")
+    f.add_argument("--receive-batch", type=int, default=d.receive_batch,
+                   help="jobs one claim sees: 0 = all (exact order), 10 = an SQS receive of the 10 longest queued "
+                        "(default %(default)s)")
     f.add_argument("--headroom", type=int, default=pp.headroom,
                    help="planned: spare machines while uploads arrive (default %(default)s)")
     f.add_argument("--min-gain", type=float, default=pp.min_gain_seconds,
@@ -135,7 +138,8 @@ def config_from_args(args: argparse.Namespace, policy: str, order: str,
         latency_weight=args.latency_weight,
         job_overhead_s=args.job_overhead, heartbeat_timeout_s=args.heartbeat_timeout, max_attempts=args.max_attempts,
         kill_at=tuple(args.kill_at), price_per_hour=args.price, split_chunk_s=args.split_chunk,
-        split_overlap_s=args.split_overlap, merge_s=args.merge, age_weight=args.age_weight, params=params,
+        split_overlap_s=args.split_overlap, merge_s=args.merge, age_weight=args.age_weight,
+        receive_batch=args.receive_batch, params=params,
     )
 
 
@@ -149,10 +153,14 @@ HEADER = ("policy", "order", "retirement", "makespan", "lower bound", "ratio", "
 
 def row(r: SimResult) -> tuple[str, ...]:
     return (
-        r.config.policy, r.config.order, retirement_name(r.config), _mmss(r.makespan), _mmss(r.lower_bound), f"{r.ratio:.3f}", _mmss(r.p50),
+        r.config.policy, order_name(r.config), retirement_name(r.config), _mmss(r.makespan), _mmss(r.lower_bound), f"{r.ratio:.3f}", _mmss(r.p50),
         _mmss(r.p95), f"{r.machine_minutes:.1f}", f"{r.cost:.2f}", str(r.launches), str(r.peak_machines),
         str(r.retries), str(r.failed),
     )
+
+
+def order_name(config: SimConfig) -> str:
+    return f"{config.order}, sees {config.receive_batch}" if config.receive_batch else config.order
 
 
 def retirement_name(config: SimConfig) -> str:
@@ -175,7 +183,7 @@ def draws_row(config: SimConfig, runs: list[SimResult]) -> tuple[str, ...]:
     """Mean and worst over random draws of a workload (worst = highest)."""
     ratio, p95, minutes = ([getattr(r, k) for r in runs] for k in ("ratio", "p95", "machine_minutes"))
     return (
-        config.policy, config.order, retirement_name(config), str(len(runs)), f"{statistics.mean(ratio):.3f}",
+        config.policy, order_name(config), retirement_name(config), str(len(runs)), f"{statistics.mean(ratio):.3f}",
         f"{max(ratio):.3f}", f"{statistics.mean(p95):.1f}", f"{max(p95):.1f}", f"{statistics.mean(minutes):.1f}",
         f"{max(minutes):.1f}", str(sum(r.failed for r in runs)),
     )

@@ -46,6 +46,10 @@ class SimConfig:
     heartbeat_timeout_s: float = 30.0
     max_attempts: int = 3
     age_weight: float = AGE_WEIGHT  # "aged" order: seconds of upload time one second of work is worth (settled by simulation)
+    # What one claim sees: 0 = every queued job (the exact order, as a query on an index sorted by the claim key
+    # would give); n = the n longest-queued jobs, as an SQS receive of n does (the worker today: 10). A standard
+    # queue's order is best effort, "generally" the order sent (SQS Developer Guide, Amazon SQS standard queues).
+    receive_batch: int = 0
     kill_at: tuple[float, ...] = ()
     price_per_hour: float = G4DN_XLARGE_PER_HOUR
     min_billed_s: float = 60.0
@@ -230,7 +234,10 @@ class _Sim:
         for m in idle:
             if not self.queue:
                 break
-            job = min(self.queue, key=self.claim_key)
+            seen = self.queue
+            if self.cfg.receive_batch:
+                seen = sorted(self.queue, key=lambda j: (j.queued_at, j.id))[: self.cfg.receive_batch]
+            job = min(seen, key=self.claim_key)
             self.queue.remove(job)
             job.attempts += 1
             m.state, m.job, m.job_end = "busy", job, self.now + job.work

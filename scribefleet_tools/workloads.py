@@ -73,7 +73,16 @@ def huge(seed: int = SEED, hours: float = 3.0) -> list[Upload]:
     return [Upload("huge", hours * 3600.0, 0.0)]
 
 
-WORKLOADS: dict[str, Callable[..., list[Upload]]] = {"seed": seed, "trickle": trickle, "burst": burst, "huge": huge}
+def large(seed: int = SEED, copies: int = 4, window: float = 0.0) -> list[Upload]:
+    """`copies` draws of the seed's 37 files (148 files, 40 h by default), uploaded evenly over `window` seconds
+    (0: at once): a queue far deeper than the 10 jobs one SQS receive returns."""
+    durations = [d for c in range(copies) for d in seed_durations(seed + c)]
+    step = window / (len(durations) - 1) if window else 0.0
+    return [Upload(f"large-{i:03d}", float(d), i * step) for i, d in enumerate(durations)]
+
+
+WORKLOADS: dict[str, Callable[..., list[Upload]]] = {"seed": seed, "trickle": trickle, "burst": burst, "huge": huge,
+                                                     "large": large}
 
 
 def make_workload(name: str, seed: int = SEED) -> list[Upload]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -154,6 +155,8 @@ def test_workloads_match_the_seed_load_test() -> None:
     assert make_workload("huge") == [Upload("huge", 10_800.0, 0.0)]
     burst = make_workload("burst")
     assert len(burst) == 60 and all(30 <= u.audio_seconds <= 300 for u in burst)
+    large = make_workload("large")
+    assert len(large) == 148 and sum(u.audio_seconds for u in large) == 4 * 36_000 and {u.at for u in large} == {0.0}
 
 
 # --- the issue's goals: seed load, 15x, MaxSize 10 ------------------------------------------------------------
@@ -228,6 +231,21 @@ def test_aged_order_takes_longest_first_in_a_batch_and_stays_fair_in_a_trickle()
     params = PolicyParams(order="longest")
     t = {o: simulate(trickle, SimConfig(policy="planned", order=o, params=params)) for o in ("longest", "aged")}
     assert t["aged"].p95 < 0.9 * t["longest"].p95  # pure longest-first lets late long files overtake early ones
+
+
+def test_a_claim_that_sees_ten_jobs_misses_a_long_file_queued_behind_them() -> None:
+    """Twelve short files, then a long one a second later: in the exact aged order the idle machine takes the long
+    one first; a receive of 10 (the 10 longest queued, as SQS roughly returns them) cannot see it."""
+    uploads = [*from_durations([60.0] * 12), Upload("long", 1800.0, 1.0)]
+    config = SimConfig(policy="seed", order="aged", max_size=1, retirement="fixed", idle_timeout_s=60.0)
+    exact, batch = (simulate(uploads, replace(config, receive_batch=n), trace=True) for n in (0, 10))
+
+    def claim_of_long(result) -> int:
+        claims = [line for line in result.trace if " claims " in line]
+        return next(i for i, line in enumerate(claims) if "1800s audio" in line)
+
+    assert claim_of_long(exact) == 0
+    assert claim_of_long(batch) == 3  # once three claims have left it among the 10 longest queued
 
 
 def test_cli_prints_the_hand_checked_case(capsys) -> None:

@@ -48,7 +48,8 @@ class SimConfig:
     age_weight: float = AGE_WEIGHT  # "aged" order: seconds of upload time one second of work is worth (settled by simulation)
     # What one claim sees: 0 = every queued job (the exact order, as a query on an index sorted by the claim key
     # would give); n = the n longest-queued jobs, as an SQS receive of n does (the worker today: 10). A standard
-    # queue's order is best effort, "generally" the order sent (SQS Developer Guide, Amazon SQS standard queues).
+    # queue makes "a best-effort attempt to maintain the order in which messages are sent"
+    # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues.html).
     receive_batch: int = 0
     kill_at: tuple[float, ...] = ()
     price_per_hour: float = G4DN_XLARGE_PER_HOUR

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scribefleet.scaling import PolicyParams  # noqa: E402
 from scribefleet_tools.simulate_cli import DRAWS_HEADER, draws_row, simulate_draws, table  # noqa: E402
 from scribefleet_tools.simulator import SimConfig, SimResult, simulate  # noqa: E402
-from scribefleet_tools.workloads import Upload, large, make_workload, seed  # noqa: E402
+from scribefleet_tools.workloads import Upload, make_workload, seed  # noqa: E402
 
 SEED_RULE = SimConfig(policy="seed", order="fifo", retirement="fixed", idle_timeout_s=600.0)
 OURS = SimConfig(policy="planned", order="aged", retirement="fixed", idle_timeout_s=600.0)
@@ -90,10 +90,9 @@ def claim_order(draws: int = 50) -> None:
     loads = {"148 files (4 draws of the seed's 37, 40 h) at once": {},
              "the same 148 files over 30 minutes": {"window": 1800.0}}
     for title, shape in loads.items():
-        section(f"Claim order, {title}, cold boot 90 s", large(**shape), configs)
+        section(f"Claim order, {title}, cold boot 90 s", make_workload("large", **shape), configs)
         print(f"\n{draws} random draws (seeds 1-{draws}):\n")
-        rows = [draws_row(c, [simulate(large(seed=s, **shape), c) for s in range(1, draws + 1)]) for c in configs]
-        print(table([], DRAWS_HEADER, rows))
+        print(table([], DRAWS_HEADER, [draws_row(c, simulate_draws("large", c, draws, **shape)) for c in configs]))
 
 
 def main() -> None:

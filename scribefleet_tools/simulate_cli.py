@@ -189,8 +189,8 @@ def draws_row(config: SimConfig, runs: list[SimResult]) -> tuple[str, ...]:
     )
 
 
-def simulate_draws(workload: str, config: SimConfig, draws: int) -> list[SimResult]:
-    return [simulate(make_workload(workload, seed), config) for seed in range(1, draws + 1)]
+def simulate_draws(workload: str, config: SimConfig, draws: int, **shape) -> list[SimResult]:
+    return [simulate(make_workload(workload, seed, **shape), config) for seed in range(1, draws + 1)]
 
 
 def describe(uploads: list[Upload]) -> str:

@@ -85,9 +85,10 @@ WORKLOADS: dict[str, Callable[..., list[Upload]]] = {"seed": seed, "trickle": tr
                                                      "large": large}
 
 
-def make_workload(name: str, seed: int = SEED) -> list[Upload]:
+def make_workload(name: str, seed: int = SEED, **shape) -> list[Upload]:
+    """The named workload's draw `seed`; `shape` passes its own parameters (e.g. large's `window`)."""
     try:
-        return WORKLOADS[name](seed)
+        return WORKLOADS[name](seed, **shape)
     except KeyError:
         raise ValueError(f"unknown workload {name!r}; known: {', '.join(WORKLOADS)}") from None
 

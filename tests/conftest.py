@@ -37,9 +37,9 @@ logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 def pytest_collection_modifyitems(config, items) -> None:
     """Modules that run real models or the whole local stack first (those doing both, then models, then the stack),
-    then the rest; a stable sort, so every xdist process collects the same order, as xdist requires. With `--dist loadfile --no-loadscope-reorder`
-    (the Makefile) the longest modules start at once on separate processes, instead of one of them starting last and
-    running alone at the end."""
+    then the rest; a stable sort, so every xdist process collects the same order, as xdist requires. With
+    `--dist loadfile --no-loadscope-reorder` (the Makefile) the longest modules start at once on separate processes,
+    instead of one of them starting last and running alone at the end."""
     def tier(marker: str) -> set[str]:
         return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
 

@@ -9,6 +9,7 @@ compare the cost rule (scribefleet/retirement.py, the worker's default) with fix
 
     .venv/bin/python benchmarks/bench_scaling.py --retirement   # only the retirement tables
     .venv/bin/python benchmarks/bench_scaling.py --claim-order  # only the claim-order tables (148 queued files)
+    .venv/bin/python benchmarks/bench_scaling.py --split        # only the split-rule tables (issue 13 part 2)
 """
 from __future__ import annotations
 
@@ -70,6 +71,29 @@ def splitting() -> None:
                           f"{r.makespan:.1f} | {r.p95:.1f} | {r.machine_minutes:.1f} | {r.cost:.2f} |")
 
 
+def split_rule(draws: int = 50) -> None:
+    """The product's split rule (scribefleet/splitting.py) against never splitting, ours with the cost retirement."""
+    product = replace(OURS, retirement="cost")
+    configs = [product, replace(product, split_rule=True)]
+    for warm, boot in ((0, "cold boot 90 s"), (10, "warm pool of 10 (start 30 s)")):
+        section(f"Split rule: one 3-hour file, {boot}", make_workload("huge"), configs, warm_pool=warm)
+    # Ten machines already running: ten 10-minute files first, the 3-hour file once they are done and idle. What
+    # the file costs is the run's machine time minus that of the same ten files alone.
+    batch = [Upload(f"warm-{i}", 600.0, 0.0) for i in range(10)]
+    alone = simulate(batch, product)
+    later = batch + [Upload("huge", 3 * 3600.0, 90.0 + 600.0 / 15 + 5.0)]
+    results = section("Split rule: one 3-hour file uploaded while ten machines idle (after ten 10-min files)", later,
+                      configs)
+    whole, split = (r.machine_minutes - alone.machine_minutes for r in results)
+    latency = [r.latencies[-1] for r in results]  # the 3-hour file is the last upload
+    print(f"\nthe 3-hour file: {latency[0]:.0f} s whole, {latency[1]:.0f} s split; its machine time {whole:.1f} "
+          f"machine-min whole, {split:.1f} split ({split / whole:.2f} x)")
+    for name in ("seed", "burst", "trickle"):
+        section(f"Split rule: {name}, cold boot 90 s", make_workload(name), configs)
+        print(f"\n{draws} random draws (seeds 1-{draws}):\n")
+        print(table([], DRAWS_HEADER, [draws_row(c, simulate_draws(name, c, draws)) for c in configs]))
+
+
 def retirement(draws: int = 50) -> None:
     """The cost rule against today's 600 s and fixed 120 s / 90 s timeouts, ours (planned + aged)."""
     for name, title in (("seed", "Seed load (37 files at once)"), ("burst", "Burst: 3 waves of 20 files, 10 min apart"),
@@ -97,7 +121,7 @@ def claim_order(draws: int = 50) -> None:
 
 def main() -> None:
     started = time.process_time()
-    for flag, only in (("--retirement", retirement), ("--claim-order", claim_order)):
+    for flag, only in (("--retirement", retirement), ("--claim-order", claim_order), ("--split", split_rule)):
         if flag in sys.argv[1:]:
             only()
             print(f"\n(simulator CPU time: {time.process_time() - started:.2f} s)")
@@ -125,6 +149,7 @@ def main() -> None:
     robustness("seed", range(1, 51), warm_pool=10)
     robustness("trickle", range(1, 51))
     splitting()
+    split_rule()
     retirement()
     claim_order()
     print(f"\n(simulator CPU time for all of the above: {time.process_time() - started:.2f} s)")

@@ -108,6 +108,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     r.add_argument("--price", type=float, default=G4DN_XLARGE_PER_HOUR,
                    help="$ per instance hour (default %(default)s, g4dn.xlarge on demand)")
     s = parser.add_argument_group("splitting long files")
+    s.add_argument("--split-rule", action="store_true",
+                   help="the product's split rule (scribefleet/splitting.py) decides per upload")
     s.add_argument("--split-chunk", type=float, default=0.0, help="split files longer than this many s (0 = never)")
     s.add_argument("--split-overlap", type=float, default=d.split_overlap_s, help="s each chunk re-processes (overlap)")
     s.add_argument("--merge", type=float, default=d.merge_s, help="s to stitch a split file's chunks")
@@ -138,6 +140,7 @@ def config_from_args(args: argparse.Namespace, policy: str, order: str,
         latency_weight=args.latency_weight,
         job_overhead_s=args.job_overhead, heartbeat_timeout_s=args.heartbeat_timeout, max_attempts=args.max_attempts,
         kill_at=tuple(args.kill_at), price_per_hour=args.price, split_chunk_s=args.split_chunk,
+        split_rule=args.split_rule,
         split_overlap_s=args.split_overlap, merge_s=args.merge, age_weight=args.age_weight,
         receive_batch=args.receive_batch, params=params,
     )
@@ -153,10 +156,14 @@ HEADER = ("policy", "order", "retirement", "makespan", "lower bound", "ratio", "
 
 def row(r: SimResult) -> tuple[str, ...]:
     return (
-        r.config.policy, order_name(r.config), retirement_name(r.config), _mmss(r.makespan), _mmss(r.lower_bound), f"{r.ratio:.3f}", _mmss(r.p50),
+        policy_name(r.config), order_name(r.config), retirement_name(r.config), _mmss(r.makespan), _mmss(r.lower_bound), f"{r.ratio:.3f}", _mmss(r.p50),
         _mmss(r.p95), f"{r.machine_minutes:.1f}", f"{r.cost:.2f}", str(r.launches), str(r.peak_machines),
         str(r.retries), str(r.failed),
     )
+
+
+def policy_name(config: SimConfig) -> str:
+    return f"{config.policy}, split rule" if config.split_rule else config.policy
 
 
 def order_name(config: SimConfig) -> str:
@@ -183,7 +190,7 @@ def draws_row(config: SimConfig, runs: list[SimResult]) -> tuple[str, ...]:
     """Mean and worst over random draws of a workload (worst = highest)."""
     ratio, p95, minutes = ([getattr(r, k) for r in runs] for k in ("ratio", "p95", "machine_minutes"))
     return (
-        config.policy, order_name(config), retirement_name(config), str(len(runs)), f"{statistics.mean(ratio):.3f}",
+        policy_name(config), order_name(config), retirement_name(config), str(len(runs)), f"{statistics.mean(ratio):.3f}",
         f"{max(ratio):.3f}", f"{statistics.mean(p95):.1f}", f"{max(p95):.1f}", f"{statistics.mean(minutes):.1f}",
         f"{max(minutes):.1f}", str(sum(r.failed for r in runs)),
     )

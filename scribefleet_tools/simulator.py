@@ -13,17 +13,21 @@ What is modelled, and how it maps to the product:
   the heartbeat timeout (a retry, which runs ScaleFleet again, as the state machine's Parallel retry does); the
   ASG replaces the dead instance (desired is unchanged). After `max_attempts` the job fails.
 - Billing: per second with EC2's 60 s minimum, from launch to termination.
-- Optional splitting (`split_chunk_s`): files longer than that become chunks of equal length (+ overlap), each a
-  queue item; the file completes `merge_s` after its last chunk.
+- Optional splitting: `split_rule` asks the product's rule (`scribefleet.splitting.plan_split`) at each upload,
+  with the fleet as the scaler sees it, how many chunks the file becomes; `split_chunk_s` instead cuts every file
+  longer than that into chunks of equal length. Each chunk (+ `split_overlap_s` of context) is a queue item; the
+  file completes `merge_s` after its last chunk (the merge job).
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
 from scribefleet.retirement import Arrival, IdleView, RetirementParams, should_retire
 from scribefleet.scaling import AGE_WEIGHT, FleetState, PolicyParams, aged_claim_key, decide
+from scribefleet.splitting import SplitParams, as_chunks, plan_split
 from scribefleet_tools.workloads import Upload
 
 ORDERS = ("fifo", "longest", "aged")
@@ -55,6 +59,8 @@ class SimConfig:
     price_per_hour: float = G4DN_XLARGE_PER_HOUR
     min_billed_s: float = 60.0
     split_chunk_s: float = 0.0  # 0 = never split
+    split_rule: bool = False  # the product's split rule decides per upload (overrides split_chunk_s)
+    split_min_chunk_s: float = SplitParams.min_chunk_seconds
     split_overlap_s: float = 30.0  # audio processed twice at each chunk boundary (speaker linking context)
     merge_s: float = 10.0  # stitching chunk transcripts and linking speakers
     params: PolicyParams | None = None  # what the policy believes; None = the simulated truth
@@ -66,6 +72,10 @@ class SimConfig:
             rtf=self.rtf, boot_seconds=self.boot_s, warm_start_seconds=self.warm_start_s,
             job_overhead_seconds=self.job_overhead_s,
         )
+
+    def split_params(self) -> SplitParams:
+        return SplitParams(min_chunk_seconds=self.split_min_chunk_s, context_seconds=self.split_overlap_s,
+                           merge_seconds=self.merge_s)
 
     def retirement_params(self) -> RetirementParams:
         """The retirement rule knows the simulated truth about speed and restarts, as a deployment's settings would."""
@@ -144,6 +154,7 @@ class _Job:
     attempts: int = 0
     queued_at: float = 0.0  # FIFO position: a retry goes to the back of the queue (a new SQS message)
     done_at: float | None = None
+    chunk: bool = False  # a chunk of a split file, or a file the split rule has already been asked about
 
 
 @dataclass
@@ -194,11 +205,12 @@ class _Sim:
         return [m for m in self.machines if m.state != "gone"]
 
     # --- the fleet -------------------------------------------------------------------------------------------
-    def scale(self, trigger: str) -> None:
+    def fleet_state(self) -> FleetState:
+        """The queue and fleet as ScaleFleet reads them (the jobs table and the ASG)."""
         alive = self.alive()
         busy = [m for m in alive if m.state == "busy"]
         in_service = sum(1 for m in alive if m.state != "booting")
-        state = FleetState(
+        return FleetState(
             queued_files=len(self.queue),
             queued_audio_seconds=sum(j.audio for j in self.queue),
             busy_workers=len(busy),
@@ -210,6 +222,11 @@ class _Sim:
             warm_available=self.pool,
             queued_longest_seconds=max((j.audio for j in self.queue), default=0.0),
         )
+
+    def scale(self, trigger: str, job: _Job | None = None) -> None:
+        state = self.fleet_state()
+        if self.cfg.split_rule and job is not None and not job.chunk:  # ScaleFleet plans for the chunks to come
+            state = as_chunks(state, job.audio, plan_split(job.audio, state, self.cfg.policy_params(), self.split_params))
         decision = decide(state, self.cfg.policy, self.cfg.policy_params())
         self.scaler_calls += 1
         self.log(f"ScaleFleet on {trigger}: {decision.reason}")
@@ -239,6 +256,8 @@ class _Sim:
             if self.cfg.receive_batch:
                 seen = sorted(self.queue, key=lambda j: (j.queued_at, j.id))[: self.cfg.receive_batch]
             job = min(seen, key=self.claim_key)
+            if self.cfg.split_rule and not job.chunk:
+                job = self.split(job)
             self.queue.remove(job)
             job.attempts += 1
             m.state, m.job, m.job_end = "busy", job, self.now + job.work
@@ -292,7 +311,7 @@ class _Sim:
             data.queued_at = self.now
             self.queue.append(data)
             self.arrived.append(data)
-            self.scale("upload")
+            self.scale("upload", data)
             self.dispatch()
             for m in self.machines:  # a new upload changes the prediction: a new session may be a small one
                 if m.state == "idle":
@@ -337,22 +356,44 @@ class _Sim:
             self.pool += 1
             self.refill_seconds += self.cfg.boot_s
 
+    def split(self, job: _Job) -> _Job:
+        """The product's rule, asked when a worker claims a whole file (the state machine's PlanSplit): the queue
+        and fleet are best known then. A split file's job becomes its chunks (each with the context's extra work),
+        queued in its place so they are claimed next; the claiming worker takes the first. Returns the job to run."""
+        plan = plan_split(job.audio, self.fleet_state(), self.cfg.policy_params(), self.split_params)
+        job.chunk = True  # asked once: a retry of a whole file is not split again
+        if plan.chunks < 2:
+            return job
+        self.log(f"split file {job.file}: {plan.reason}")
+        self.queue.remove(job)
+        self.jobs.remove(job)
+        self.split_files.add(job.file)
+        audio = job.audio / plan.chunks + self.cfg.split_overlap_s
+        chunks = [_Job(next(self.job_ids), job.file, audio, audio / self.cfg.rtf + self.cfg.job_overhead_s,
+                       job.arrival, queued_at=job.queued_at, chunk=True) for _ in range(plan.chunks)]
+        self.jobs += chunks
+        self.queue += chunks
+        self.scale("split")  # ScaleFleet runs for the chunks queued, as it does for every queued job
+        return chunks[0]
+
     def run(self) -> SimResult:
         cfg = self.cfg
         if cfg.order not in ORDERS:
             raise ValueError(f"unknown job order {cfg.order!r}; known: {', '.join(ORDERS)}")
         self.pool = cfg.warm_pool
         self.retire_params = cfg.retirement_params()
+        self.split_params = cfg.split_params()
         self.arrived: list[_Job] = []
-        jobs, files = self.make_jobs()
-        for job in jobs:
+        self.jobs, files = self.make_jobs()
+        self.job_ids = itertools.count(len(self.jobs))
+        for job in list(self.jobs):
             self.at(job.arrival, _UPLOAD, job)
         for t in cfg.kill_at:
             self.at(t, _DEATH)
         while self.events:
             self.now, kind, _, data = heapq.heappop(self.events)
             self.handle(kind, data)
-        return self.result(jobs, files)
+        return self.result(self.jobs, files)
 
     def make_jobs(self) -> tuple[list[_Job], list[Upload]]:
         cfg = self.cfg
@@ -360,7 +401,7 @@ class _Sim:
         jobs: list[_Job] = []
         self.split_files: set[int] = set()
         for i, up in enumerate(files):
-            n = math.ceil(up.audio_seconds / cfg.split_chunk_s) if cfg.split_chunk_s > 0 else 1
+            n = math.ceil(up.audio_seconds / cfg.split_chunk_s) if cfg.split_chunk_s > 0 and not cfg.split_rule else 1
             if n > 1:
                 self.split_files.add(i)
             audio = up.audio_seconds / n + (cfg.split_overlap_s if n > 1 else 0.0)

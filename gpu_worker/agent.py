@@ -21,13 +21,15 @@ from typing import Any, Protocol
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from gpu_worker.chunking import ChunkResult
 from gpu_worker.fleet import Fleet
 from gpu_worker.fleet_board import FleetBoard
 from gpu_worker.formats import CONTENT_TYPES, write_formats
 from gpu_worker.protocol import AlreadyClaimed, JobChannel, JobMessage, TokenLost
 from gpu_worker.result import TranscriptResult
 from gpu_worker.voice_library import VoiceLibrary
-from scribefleet.contract import ErrorCode, JobField, MessageField, ScribefleetError, Stage, output_prefix, output_stem
+from scribefleet.contract import (ErrorCode, JobField, MessageField, ScribefleetError, Stage, WorkKind, chunk_result_key,
+                                  output_prefix, output_stem)
 from scribefleet.options import DEFAULT_FORMATS
 from scribefleet.retirement import IdleView, RetireDecision, RetirementParams, should_retire
 from scribefleet.scaling import aged_claim_key
@@ -47,6 +49,11 @@ class JobCancelled(Exception):
 class TranscriptionPipeline(Protocol):
     def run(self, audio_path: Any, options: dict, progress: Callable[[Stage, float], None],
             voices: Sequence = ()) -> TranscriptResult: ...
+
+    def run_chunk(self, audio_path: Any, options: dict, index: int, count: int,
+                  progress: Callable[[Stage, float], None]) -> ChunkResult: ...
+
+    def merge(self, chunks: Sequence[ChunkResult], options: dict, voices: Sequence = ()) -> TranscriptResult: ...
 
 
 @dataclass
@@ -242,12 +249,15 @@ class Agent:
             self.log.error("unreadable job message dropped", extra={"body_bytes": len(message.get("Body", ""))})
             self._delete(message)
             return
-        self.log.append_keys(process_id=job.process_id)
+        self.log.append_keys(process_id=job.log_id)
+        if job.kind is not WorkKind.WHOLE:
+            self.log.append_keys(work=f"{job.kind} {job.index + 1}/{job.count}" if job.kind is WorkKind.CHUNK else str(job.kind))
         try:
             self._claim_and_process(job, message)
         finally:
             self.current = None
             self.log.append_keys(process_id="-")  # worker-level lines between jobs
+            self.log.remove_keys(["work"])
 
     def _claim_and_process(self, job: JobMessage, message: dict) -> None:
         try:
@@ -302,15 +312,41 @@ class Agent:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _transcribe(self, job: JobMessage, token: str, progress: Progress, scratch: Path) -> dict[str, str]:
-        progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
-        source = self._download(job, scratch)
-        voices = self._enrolled_voices(job)
-        progress.set(Stage.DECODING, DOWNLOAD, 1.0)
-        result = self.pipeline.run(source, job.options, lambda stage, fraction: progress.set(stage, PIPELINE, fraction), voices)
+        report = lambda stage, fraction: progress.set(stage, PIPELINE, fraction)  # noqa: E731
+        if job.kind is WorkKind.MERGE:
+            progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
+            chunks = self._chunk_results(job)
+            result = self.pipeline.merge(chunks, job.options, self._enrolled_voices(job))
+        else:
+            progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
+            source = self._download(job, scratch)
+            progress.set(Stage.DECODING, DOWNLOAD, 1.0)
+            if job.kind is WorkKind.CHUNK:
+                chunk = self.pipeline.run_chunk(source, job.options, job.index, job.count, report)
+                return self._deliver_chunk(job, token, chunk, progress)
+            result = self.pipeline.run(source, job.options, report, self._enrolled_voices(job))
         progress.set(Stage.WRITING, DELIVERY, 0.0)
         stem = output_stem(job.file_name)
         files = write_formats(result, job.options.get("formats") or DEFAULT_FORMATS, scratch / "out", stem, job.options)
         return self._deliver(job, token, result, files, stem, progress)
+
+    def _chunk_results(self, job: JobMessage) -> list[ChunkResult]:
+        """The merge reads what every chunk left in the work area (each written before its chunk succeeded)."""
+        bucket = self.settings.output_bucket
+        return [ChunkResult.from_dict(json.loads(self.s3.get_object(
+                    Bucket=bucket, Key=chunk_result_key(job.user_id, job.transcript_id, i))["Body"].read()))
+                for i in range(job.count)]
+
+    def _deliver_chunk(self, job: JobMessage, token: str, chunk: ChunkResult, progress: Progress) -> dict[str, str]:
+        """A chunk's result goes to the work area, committed like a whole file's outputs (only while holding the
+        token), so a replaced chunk worker that wakes up overwrites nothing."""
+        key = chunk_result_key(job.user_id, job.transcript_id, job.index)
+        outputs = {"chunk": f"s3://{self.settings.output_bucket}/{key}"}
+        progress.set(Stage.UPLOADING, DELIVERY, 0.0)
+        self.channel.commit(job, token, outputs)
+        self.s3.put_object(Bucket=self.settings.output_bucket, Key=key, Body=json.dumps(chunk.to_dict()).encode(),
+                           ContentType="application/json")
+        return outputs
 
     def _enrolled_voices(self, job: JobMessage) -> list:
         """The uploading user's voices (never another user's). Unreadable voices leave speakers unnamed; they
@@ -352,7 +388,7 @@ class Agent:
         for done, (fmt, path) in enumerate(files.items()):
             progress.set(Stage.UPLOADING, DELIVERY, (done + 1) / (len(files) + 1))
             self.s3.upload_file(str(path), bucket, prefix + path.name, ExtraArgs={"ContentType": CONTENT_TYPES[fmt]})
-        summary = {"processId": job.process_id, "outputs": outputs, **result.to_dict()}
+        summary = {"processId": job.log_id, "outputs": outputs, **result.to_dict()}
         self.s3.put_object(Bucket=bucket, Key=prefix + "result.json", Body=json.dumps(summary).encode(), ContentType="application/json")
         return outputs
 

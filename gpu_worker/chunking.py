@@ -27,7 +27,9 @@ CONTEXT = 30.0  # seconds diarized beyond each cut, for the chunk's speaker embe
 
 
 def quietest_moment(audio: np.ndarray, around: float, search: float = PAUSE_SEARCH) -> float:
-    """The centre of the quietest QUIET_WINDOW within ±`search` s of `around` (the earliest on a tie), in seconds."""
+    """The centre of the quietest QUIET_WINDOW within ±`search` s of `around`, in seconds. Pauses about as quiet as
+    the quietest (within 3 dB, or 30 dB below the search span's median) count as equal, and the one nearest
+    `around` wins: chunks stay near equal shares."""
     frame = round(FRAME * SAMPLE_RATE)
     lo = max(0, round((around - search) * SAMPLE_RATE) // frame * frame)
     hi = min(len(audio), round((around + search) * SAMPLE_RATE))
@@ -37,8 +39,10 @@ def quietest_moment(audio: np.ndarray, around: float, search: float = PAUSE_SEAR
     energy = np.square(audio[lo : lo + frames * frame].astype(np.float64)).reshape(frames, frame).mean(axis=1)
     span = max(1, round(QUIET_WINDOW / FRAME))
     smoothed = np.convolve(energy, np.ones(span) / span, mode="same")
-    best = int(np.argmin(smoothed))
-    return round((lo + (best + 0.5) * frame) / SAMPLE_RATE, 3)
+    centres = (lo + (np.arange(frames) + 0.5) * frame) / SAMPLE_RATE
+    quiet = np.flatnonzero(smoothed <= max(2.0 * smoothed.min(), 1e-3 * float(np.median(smoothed))) + 1e-12)
+    best = quiet[np.argmin(np.abs(centres[quiet] - around))]
+    return round(float(centres[best]), 3)
 
 
 def cut_points(audio: np.ndarray, chunks: int, search: float = PAUSE_SEARCH) -> list[float]:

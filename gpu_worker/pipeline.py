@@ -8,19 +8,21 @@ from __future__ import annotations
 import logging
 import os
 import time
+from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gpu_worker.chunking import ChunkResult, cut_points, diarize_chunk, merge_chunks
 from gpu_worker.config import WorkerConfig
 from gpu_worker.cpu_threads import limit_cpu_threads
 from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
 from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance
 from gpu_worker.replacements import apply_rules
-from gpu_worker.result import SpeakerTurn, TranscriptResult
+from gpu_worker.result import SpeakerTurn, TranscriptResult, Word
 from gpu_worker.transcription import Transcriber, resolve_device
-from gpu_worker.voice_matching import EnrolledVoice, display_names, identify_speakers
+from gpu_worker.voice_matching import EnrolledVoice, display_names, identify_speakers, match_voices
 from scribefleet.contract import Stage
 from scribefleet.vocabulary import compile_rules, job_terms
 
@@ -62,6 +64,23 @@ class _Reporter:
         return report
 
 
+class _Laps:
+    """Seconds per step, and the total."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.started = self.clock = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.clock, 3)
+        self.clock = now
+
+    def done(self) -> dict[str, float]:
+        self.timings["total"] = round(time.perf_counter() - self.started, 3)
+        return self.timings
+
+
 class Pipeline:
     def __init__(self, config: WorkerConfig, transcriber: Transcriber | None = None, diarizer: Diarizer | None = None):
         """Loads both models once (or takes loaded ones, to share them between pipelines)."""
@@ -91,14 +110,7 @@ class Pipeline:
         hotwords, initial_prompt, speaker_names, task, terms and vocabulary (the rest concern the format writers).
         `voices`: the uploading user's enrolled voices; speakers that match one are named after it."""
         options = options or {}
-        reporter, timings = _Reporter(progress), {}
-        started = clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[name] = round(now - clock, 3)
-            clock = now
+        reporter, laps = _Reporter(progress), _Laps()
 
         self.transcriber.check_language(options.get("language"))  # before spending minutes on the audio
         task = self.transcriber.check_task(options.get("task"))
@@ -107,32 +119,71 @@ class Pipeline:
         reporter.step("decode")(0.0)
         audio = decode_audio(audio_path, max_seconds=self.config.max_audio_seconds, timeout=self.config.decode_timeout)
         reporter.step("decode")(1.0)
-        lap("decode")
+        laps.lap("decode")
 
         turns = self._diarize(audio, options, reporter.step("diarize"))
         matched = {m.speaker: m.name for m in identify_speakers(self._voice_embedder(), audio, turns, voices)} if voices else {}
         reporter.step("diarize")(1.0)
-        lap("diarize")
+        laps.lap("diarize")
 
-        words, language = self.transcriber.transcribe(
-            audio,
-            language=options.get("language"),
-            hotwords=", ".join(filter(None, [*terms, options.get("hotwords")])),
-            initial_prompt=options.get("initial_prompt"),
-            progress=reporter.step("transcribe"),
-            task=task,
-        )
-        lap("transcribe")
+        words, language = self._transcribe(audio, options, terms, task, reporter.step("transcribe"))
+        laps.lap("transcribe")
 
-        assigned = assign_speakers(words, turns)
+        return self._finish(assign_speakers(words, turns), matched, language, len(audio) / SAMPLE_RATE, options, task,
+                            terms, rules, laps, reporter)
+
+    def run_chunk(self, audio_path: str | os.PathLike, options: dict | None, index: int, count: int,
+                  progress: Progress | None = None) -> ChunkResult:
+        """Chunk `index` of `count` of a file split across workers (gpu_worker.chunking): the whole file is decoded,
+        so every chunk's worker computes the same cuts; this chunk's span is transcribed, its context diarized."""
+        options = options or {}
+        reporter, laps = _Reporter(progress), _Laps()
+
+        self.transcriber.check_language(options.get("language"))
+        task = self.transcriber.check_task(options.get("task"))
+        terms = job_terms(options)
+        reporter.step("decode")(0.0)
+        audio = decode_audio(audio_path, max_seconds=self.config.max_audio_seconds, timeout=self.config.decode_timeout)
+        cuts = cut_points(audio, count)
+        reporter.step("decode")(1.0)
+        laps.lap("decode")
+        turns, speakers = diarize_chunk(self.diarizer, self._voice_embedder(), audio, cuts, index, options)
+        reporter.step("diarize")(1.0)
+        laps.lap("diarize")
+        start, end = cuts[index], cuts[index + 1]
+        piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+        words, language = self._transcribe(piece, options, terms, task, reporter.step("transcribe"))
+        laps.lap("transcribe")
+        words = [replace(w, start=round(w.start + start, 3), end=round(w.end + start, 3)) for w in words]
+        log.info("chunk %d/%d done: %.1f-%.1f s, %d words, %d local speakers", index + 1, count, start, end, len(words),
+                 len(speakers))
+        return ChunkResult(index, start, end, assign_speakers(words, turns), turns, speakers, language, laps.timings)
+
+    def merge(self, chunks: Sequence[ChunkResult], options: dict | None = None,
+              voices: Sequence[EnrolledVoice] = ()) -> TranscriptResult:
+        """A split file's chunks → its transcript: speakers linked across chunks, then as `run` ends."""
+        options = options or {}
+        laps = _Laps()
+        task = self.transcriber.check_task(options.get("task"))
+        merged = merge_chunks(chunks, num_speakers=options.get("speakers"), max_speakers=options.get("max_speakers"))
+        matched = {m.speaker: m.name for m in match_voices(merged.speakers, voices)} if voices else {}
+        # the chunks' own steps, summed: machine time spent on the file
+        laps.timings.update({name: round(sum(c.timings.get(name, 0.0) for c in chunks), 3)
+                             for name in ("decode", "diarize", "transcribe")})
+        return self._finish(merged.words, matched, merged.language, max((c.end for c in chunks), default=0.0), options,
+                            task, job_terms(options), compile_rules(options.get("vocabulary")), laps, _Reporter(None))
+
+    def _finish(self, assigned: list[Word], matched: dict[str, str], language: str, duration: float, options: dict,
+                task: str, terms: list[str], rules, laps: _Laps, reporter: _Reporter) -> TranscriptResult:
+        """Speaker-labelled words → the result every format is written from: speakers numbered by appearance,
+        names (given, then enrolled voices), replacement rules applied."""
         words, labels = relabel_by_appearance(assigned)
         relabelled = {a.speaker: w.speaker for a, w in zip(assigned, words) if a.speaker is not None}
         matched = {relabelled[label]: name for label, name in matched.items() if label in relabelled}
         segments, rule_reports = apply_rules(group_segments(words), rules)  # before any format sees the words
         reporter.step("merge")(1.0)
-        lap("merge")
-        timings["total"] = round(time.perf_counter() - started, 3)
-        duration = len(audio) / SAMPLE_RATE
+        laps.lap("merge")
+        timings = laps.done()
         if not words:
             log.warning("no speech found in %.1f s of audio", duration)
         log.info("pipeline done: %.1f s audio, %d words, %d speakers, timings %s", duration, len(words), len(labels), timings)
@@ -147,6 +198,17 @@ class Pipeline:
             timings=timings,
             task=task,
             vocabulary={"terms": terms, "rules": [r.to_dict() for r in rule_reports]} if terms or rules else {},
+        )
+
+    def _transcribe(self, audio: np.ndarray, options: dict, terms: list[str], task: str,
+                    progress: Callable[[float], None]) -> tuple[list[Word], str]:
+        return self.transcriber.transcribe(
+            audio,
+            language=options.get("language"),
+            hotwords=", ".join(filter(None, [*terms, options.get("hotwords")])),
+            initial_prompt=options.get("initial_prompt"),
+            progress=progress,
+            task=task,
         )
 
     def _voice_embedder(self):

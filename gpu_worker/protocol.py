@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import CallbackField, InputField, JobField, JobStatus, MessageField, Stage
+from scribefleet.contract import CallbackField, InputField, JobField, JobStatus, MessageField, Stage, WorkField, WorkKind
 from scribefleet.timestamps import format_timestamp
 
 # Step Functions answers these when a token is no longer ours (job timed out, retried, or finished elsewhere).
@@ -47,11 +47,20 @@ class JobMessage:
     etag: str
     audio_seconds: float
     options: dict[str, Any] = field(default_factory=dict)
+    job_id: str = ""  # the job's process id; process_id is the work item claimed (the same for a whole file)
+    kind: WorkKind = WorkKind.WHOLE
+    index: int = 0
+    count: int = 1
+
+    @property
+    def log_id(self) -> str:
+        return self.job_id or self.process_id
 
     @classmethod
     def from_sqs(cls, message: dict) -> "JobMessage":
         body = json.loads(message["Body"])
         source = body[MessageField.INPUT]
+        work = body.get(MessageField.WORK) or {}
         return cls(
             process_id=body[MessageField.PROCESS_ID],
             claim_token=body[MessageField.CLAIM_TOKEN],
@@ -64,6 +73,10 @@ class JobMessage:
             etag=source.get(InputField.ETAG) or "",
             audio_seconds=float(body.get(MessageField.AUDIO_SECONDS) or 0),
             options=body.get(MessageField.OPTIONS) or {},
+            job_id=body.get(MessageField.JOB_ID) or body[MessageField.PROCESS_ID],
+            kind=WorkKind(work.get(WorkField.KIND, WorkKind.WHOLE)),
+            index=int(work.get(WorkField.INDEX, 0)),
+            count=int(work.get(WorkField.COUNT, 1)),
         )
 
 
@@ -126,6 +139,8 @@ class JobChannel:
                 return token, item
             if item.get(JobField.WORKER_ID) not in (None, self.worker_id) or item.get(JobField.STATUS) in (JobStatus.COMPLETED, JobStatus.FAILED):
                 raise TokenLost(f"job {job.process_id} moved on before this worker got its token")
+            if item.get(JobField.SPLIT_CHUNKS):  # PlanSplit split the file at this claim: its chunks are queued
+                raise TokenLost(f"job {job.process_id} was split into {item[JobField.SPLIT_CHUNKS]} chunks")
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         raise TokenLost(f"no supervised token for {job.process_id} within {self.token_wait_seconds:.0f} s")

@@ -13,6 +13,7 @@ from enum import StrEnum
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INPUT_PREFIX = "uploads/"
 OUTPUT_PREFIX = "transcripts/"
+WORK_PREFIX = "work/"  # output bucket: intermediate results of split jobs (chunk_result_key)
 EXECUTION_NAME_MAX = 80  # Step Functions limit for execution names
 # The longest audio the service accepts (probe default, worker decode limit, template parameter default): one value,
 # so an upload the probe accepts is never one the worker refuses.
@@ -113,12 +114,16 @@ class JobField(StrEnum):
     # and no writer sets it over another's: only the writer that set it announces, so a retried, duplicated or
     # reconciled job announces its end once.
     ANNOUNCED_BY = "announcedBy"
+    PARENT_ID = "parentId"  # on a chunk's or merge's work item: the job's process id
+    SPLIT_CHUNKS = "splitChunks"  # on a split job's item: its chunk count (the work items to read for progress)
 
 
 class MessageField(StrEnum):
     """Fields of the job message WaitForWorker puts on the SQS queue (read by JobMessage.from_sqs)."""
 
-    PROCESS_ID = "processId"
+    PROCESS_ID = "processId"  # the work item's key: the job's process id, or a chunk's or merge's (work_item_id)
+    JOB_ID = "jobId"  # the job's process id (logs, output keys)
+    WORK = "work"  # a WorkField mapping: what part of the job this message is
     CLAIM_TOKEN = "claimToken"  # answered by the claiming worker (SendTaskSuccess with its workerId)
     EXECUTION_ARN = "executionArn"
     INPUT = "input"  # an InputField mapping: the exact object version to transcribe
@@ -127,6 +132,36 @@ class MessageField(StrEnum):
     TRANSCRIPT_ID = "transcriptId"
     AUDIO_SECONDS = "audioSeconds"
     OPTIONS = "options"
+
+
+class WorkKind(StrEnum):
+    """What one claim is for. A long file may be split across workers (scribefleet.splitting): its chunks are
+    transcribed at once on several workers, then one merge links their speakers and writes the outputs."""
+
+    WHOLE = "whole"
+    CHUNK = "chunk"
+    MERGE = "merge"
+
+
+class WorkField(StrEnum):
+    """The job message's `work` (and the state machine's Map items)."""
+
+    KIND = "kind"  # a WorkKind
+    INDEX = "index"  # the chunk's position, 0-based (0 for whole and merge)
+    COUNT = "count"  # how many chunks the file was split into (1 when whole)
+
+
+def work_item_id(pid: str, kind: WorkKind | str, index: int = 0) -> str:
+    """The key of the item a claim is made on: the job's own for a whole file; `<pid>.chunk<i>` and `<pid>.merge`
+    for a split one ('.' never occurs in a process id, so no job's key is ever a work item's)."""
+    kind = WorkKind(kind)
+    return pid if kind is WorkKind.WHOLE else f"{pid}.chunk{index}" if kind is WorkKind.CHUNK else f"{pid}.merge"
+
+
+def chunk_result_key(user_id: str, transcript_id: str, index: int) -> str:
+    """Where chunk `index` of a split job leaves its words, turns and speaker embeddings for the merge: a work area
+    of the output bucket beside, never inside, the user's transcripts."""
+    return f"{WORK_PREFIX}{output_prefix(user_id, transcript_id)[len(OUTPUT_PREFIX):]}chunk-{index}.json"
 
 
 class InputField(StrEnum):

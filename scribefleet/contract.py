@@ -52,6 +52,7 @@ class Stage(StrEnum):
     TRANSCRIBING = "transcribing"
     WRITING = "writing"
     UPLOADING = "uploading"
+    SPLIT = "split"  # the file was split across workers: its chunks (work items) are queued or in progress
     DONE = "done"
     FAILED = "failed"
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 
-from scribefleet.contract import JobStatus
+from scribefleet.contract import JobStatus, WorkKind
 from scribefleet.job_queries import jobs_with_status
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
+from scribefleet.splitting import SplitPlan, as_chunks, at_claim, plan_report, plan_split, split_params
 
 
 
@@ -65,12 +66,27 @@ def policy_params(env=os.environ) -> PolicyParams:
     )
 
 
-def scale_fleet(state: FleetState, autoscaling, asg_name: str, policy: str, params: PolicyParams | None = None) -> Decision:
-    """Apply the decision; the scaler only ever raises capacity (idle workers retire themselves)."""
+def scale_fleet(state: FleetState, autoscaling, asg_name: str, policy: str, params: PolicyParams | None = None,
+                queued: dict | None = None, env=os.environ) -> Decision:
+    """Apply the decision; the scaler only ever raises capacity (idle workers retire themselves). `queued`: the work
+    just queued (the state machine's payload); a whole file that the split rule would split now is counted as its
+    chunks, so their machines start booting before a worker claims it (PlanSplit decides then, for good)."""
+    splitting = split_params(env)
+    if splitting and queued and queued.get("kind") == WorkKind.WHOLE and queued.get("audioSeconds"):
+        audio = float(queued["audioSeconds"])
+        state = as_chunks(state, audio, plan_split(audio, state, params, splitting))
     decision = decide(state, policy, params)
     if decision.desired > state.desired:
         autoscaling.set_desired_capacity(AutoScalingGroupName=asg_name, DesiredCapacity=decision.desired, HonorCooldown=False)
     return decision
+
+
+def plan_file_split(state: FleetState, audio_seconds: float, params: PolicyParams | None = None, env=os.environ) -> dict:
+    """PlanSplit's answer for a file a worker has just claimed (scribefleet.splitting)."""
+    splitting = split_params(env)
+    if splitting is None:
+        return plan_report(SplitPlan(1, "splitting is off (SplitMinChunkSeconds 0)"), audio_seconds)
+    return plan_report(plan_split(audio_seconds, at_claim(state, audio_seconds), params, splitting), audio_seconds)
 
 
 def decision_report(state: FleetState, decision: Decision, policy: str) -> dict:

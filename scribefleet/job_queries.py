@@ -9,7 +9,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX, JobStatus
+from scribefleet.contract import (ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX, JobField, JobStatus, Stage, WorkKind,
+                                  work_item_id)
 
 PAGE_SIZE = 50
 
@@ -70,6 +71,37 @@ def jobs_with_status(table, status: JobStatus, index: str = STATUS_INDEX) -> lis
 
 
 def active_jobs(table, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
-    """Every job waiting or running now, oldest first."""
-    jobs = jobs_with_status(table, JobStatus.QUEUED, index) + jobs_with_status(table, JobStatus.IN_PROGRESS, index)
-    return sorted(jobs, key=lambda job: str(job.get("createdAt", "")))
+    """Every job waiting or running now, oldest first. A split job is in the index through its chunks and merge
+    (work items): it is listed once, as itself, with their progress (with_split_progress)."""
+    items = jobs_with_status(table, JobStatus.QUEUED, index) + jobs_with_status(table, JobStatus.IN_PROGRESS, index)
+    jobs = {item[JobField.PROCESS_ID]: item for item in items if not item.get(JobField.PARENT_ID)}
+    for parent in {item[JobField.PARENT_ID] for item in items if item.get(JobField.PARENT_ID)} - set(jobs):
+        job = table.get_item(Key={JobField.PROCESS_ID: parent}, ConsistentRead=True).get("Item")
+        if job:
+            jobs[parent] = job
+    return sorted((with_split_progress(table, job) for job in jobs.values()), key=lambda job: str(job.get("createdAt", "")))
+
+
+CHUNKS_SHARE = 0.9  # of a split job's progress: its chunks (at once, on several workers); the merge is the rest
+
+
+def with_split_progress(table, job: dict[str, Any]) -> dict[str, Any]:
+    """A running split job as one job: progress over the whole file (the mean of its chunks', then the merge's),
+    stage "chunks 2/5 done" or "merging", and the workers on it. Any other job is returned as it is."""
+    chunks = int(job.get(JobField.SPLIT_CHUNKS, 0) or 0)
+    if not chunks or job.get(JobField.STATUS) != JobStatus.IN_PROGRESS:
+        return job
+    keys = [work_item_id(job[JobField.PROCESS_ID], WorkKind.CHUNK, i) for i in range(chunks)]
+    parts = [table.get_item(Key={JobField.PROCESS_ID: key}, ConsistentRead=True).get("Item", {})
+             for key in [*keys, work_item_id(job[JobField.PROCESS_ID], WorkKind.MERGE)]]
+    progress = [float(part.get(JobField.PROGRESS, 0) or 0) for part in parts]
+    done = sum(part.get(JobField.STATUS) == JobStatus.COMPLETED for part in parts[:-1])
+    workers = sorted({str(part[JobField.WORKER_ID]) for part in parts if part.get(JobField.WORKER_ID)
+                      and part.get(ACTIVE_STATUS_ATTRIBUTE)})
+    merging = bool(parts[-1])
+    return {
+        **job,
+        JobField.PROGRESS: round(CHUNKS_SHARE * sum(progress[:-1]) / chunks + (1 - CHUNKS_SHARE) * progress[-1], 1),
+        JobField.STAGE: "merging" if merging else f"{Stage.SPLIT}: {done}/{chunks} chunks done",
+        JobField.WORKER_ID: ", ".join(workers) if workers else "-",
+    }

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage, WorkKind, work_item_id
 from scribefleet.job_events import announce, detail_from_item
 from scribefleet.timestamps import format_timestamp
 
@@ -103,9 +103,34 @@ def close_job(table, detail: dict) -> dict:
     return {"closed": True, "processId": process_id, "code": code.value, "message": message, "job": closed["Attributes"]}
 
 
+def close_work_items(table, process_id: str, execution_arn: str) -> int:
+    """A split job's chunk and merge items that this execution left open leave the status index (or the scaler would
+    keep starting machines for them). Conditional on the execution and on being open: idempotent. Returns how many."""
+    job = table.get_item(Key={"processId": process_id}, ConsistentRead=True).get("Item", {})
+    chunks = int(job.get(JobField.SPLIT_CHUNKS, 0) or 0)
+    closed = 0
+    for key in [work_item_id(process_id, WorkKind.CHUNK, i) for i in range(chunks)] + ([work_item_id(process_id, WorkKind.MERGE)] if chunks else []):
+        try:
+            table.update_item(
+                Key={"processId": key},
+                UpdateExpression=f"SET #status = :failed, stage = :stage REMOVE workToken, workTokenFor, {ACTIVE_STATUS_ATTRIBUTE}",
+                ConditionExpression=f"executionArn = :execution AND attribute_exists({ACTIVE_STATUS_ATTRIBUTE})",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":failed": JobStatus.FAILED.value, ":stage": Stage.FAILED.value, ":execution": execution_arn},
+            )
+            closed += 1
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    return closed
+
+
 def reconcile(table, events, detail: dict) -> dict:
-    """close_job, then announce the job's end if this close is what ended it. Returns what it did (and the event id)."""
+    """close_job, then announce the job's end if this close is what ended it; a split job's open work items are
+    closed too. Returns what it did (and the event id)."""
     result = close_job(table, detail)
+    if result.get("processId") and detail.get("status") in ENDED_WITHOUT_RECORD:
+        result["workItemsClosed"] = close_work_items(table, result["processId"], detail["executionArn"])
     if result["closed"]:
         result["eventId"] = announce(events, detail_from_item(result.pop("job")))
     return result

@@ -34,6 +34,12 @@ class SplitPlan:
     reason: str
 
 
+def split_params(env) -> SplitParams | None:
+    """From the ScaleFleet environment (template parameter SplitMinChunkSeconds); None: splitting is off (0)."""
+    seconds = float(env.get("SPLIT_MIN_CHUNK_SECONDS") or SplitParams.min_chunk_seconds)
+    return SplitParams(min_chunk_seconds=seconds) if seconds > 0 else None
+
+
 def plan_split(audio_seconds: float, state: FleetState, policy: PolicyParams | None = None,
                params: SplitParams | None = None) -> SplitPlan:
     """`state` is the fleet and queue as ScaleFleet sees them, with this file already queued."""
@@ -67,3 +73,22 @@ def as_chunks(state: FleetState, audio_seconds: float, plan: SplitPlan) -> Fleet
     if longest <= audio_seconds:  # this file was the longest queued: now its chunks may be (the rest is unknown)
         longest = audio_seconds / plan.chunks
     return replace(state, queued_files=state.queued_files + plan.chunks - 1, queued_longest_seconds=longest)
+
+
+def at_claim(state: FleetState, audio_seconds: float) -> FleetState:
+    """The state PlanSplit reads once a worker has claimed the file (the table shows it as a busy worker's job),
+    seen as plan_split expects it: the file still queued, its worker free."""
+    return replace(
+        state,
+        queued_files=state.queued_files + 1,
+        queued_audio_seconds=state.queued_audio_seconds + audio_seconds,
+        queued_longest_seconds=max(state.queued_longest_seconds, audio_seconds),
+        busy_workers=max(0, state.busy_workers - 1),
+        busy_remaining_seconds=max(0.0, state.busy_remaining_seconds - audio_seconds),
+    )
+
+
+def plan_report(plan: SplitPlan, audio_seconds: float) -> dict:
+    """What PlanSplit answers the state machine (its Map runs over `indexes`, each chunk queued with `chunkSeconds`)."""
+    return {"chunks": plan.chunks, "chunkSeconds": round(audio_seconds / plan.chunks, 3),
+            "indexes": list(range(plan.chunks)), "reason": plan.reason}

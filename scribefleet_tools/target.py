@@ -63,7 +63,7 @@ def jobs_to_show(target: Target, user: str | None = None, only: Collection[str] 
     """The jobs a listing shows, oldest first, read through the indexes, never by a table scan (whose cost grows with
     every job ever made): the given process ids; else one user's `limit` most recent jobs (ByUser); else the jobs
     waiting or running now (ByStatus, which holds nothing else)."""
-    from scribefleet.job_queries import active_jobs, user_jobs
+    from scribefleet.job_queries import active_jobs, user_jobs, with_split_progress
 
     table = target.table()
     if only is not None:
@@ -71,8 +71,8 @@ def jobs_to_show(target: Target, user: str | None = None, only: Collection[str] 
     elif user is not None:
         jobs = list(user_jobs(table, user, limit=limit))
     else:
-        jobs = active_jobs(table)
-    return sorted((job for job in jobs if job), key=lambda job: str(job.get(JobField.CREATED_AT, "")))
+        return active_jobs(table)  # a split job's progress included
+    return sorted((with_split_progress(table, job) for job in jobs if job), key=lambda job: str(job.get(JobField.CREATED_AT, "")))
 
 
 def job_item(target: Target, pid: str) -> dict[str, Any]:

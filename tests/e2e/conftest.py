@@ -19,8 +19,10 @@ from tests.support.waiting import wait_until
 REPO = Path(__file__).resolve().parents[2]
 # Short clocks so the tier stays within a few minutes on 2 cores: Transcribe heartbeat 10 s (the template's
 # minimum), workers beat every 0.5 s and retire after 8 s idle; the seed scaler makes scale-out deterministic.
+# Chunks of at least 80 s: only the "split" clip (~4.5 min) is long enough to be split; the others (<= 2.5 min)
+# stay whole, as the tests that use them expect.
 UP_ARGS = ["--idle-timeout", "8", "--heartbeat-seconds", "10", "--heartbeat-interval", "0.5", "--max-workers", "3",
-           "--cpu-threads", "1", "--parameter", "ScalerPolicy=seed"]
+           "--cpu-threads", "1", "--parameter", "ScalerPolicy=seed", "--parameter", "SplitMinChunkSeconds=80"]
 
 
 @dataclass
@@ -79,9 +81,17 @@ def local(tmp_path_factory) -> LocalRun:
 
 
 @pytest.fixture(scope="session")
+def split_dialog(tmp_path_factory):
+    """Three voices, 78 lines (~4 min): long enough to be split into 3 chunks of >= 80 s; (dialog, wav path)."""
+    dialog = make_dialog(round_robin_lines(list("ABC"), 78, 5), dict(zip("ABC", DISTINCT_VOICES)))
+    return dialog, dialog.write_wav(tmp_path_factory.mktemp("split") / "split.wav")
+
+
+@pytest.fixture(scope="session")
 def clips(tmp_path_factory) -> dict[str, Path]:
     """Two-speaker espeak dialogs: short ones for throughput, a longer one to be killed in the middle of, and one long
-    enough to keep a worker busy while another upload goes through the whole submit path (the scale-out test)."""
+    enough to keep a worker busy while another upload goes through the whole submit path (the scale-out test); and
+    and the three-speaker one long enough to be split across the fleet (`split_dialog`)."""
     out = tmp_path_factory.mktemp("clips")
     voices = {"A": DISTINCT_VOICES[0], "B": DISTINCT_VOICES[1]}
     made = {}

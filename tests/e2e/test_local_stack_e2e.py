@@ -95,6 +95,39 @@ def test_worker_killed_mid_job_is_replaced_and_the_job_completes_without_partial
     assert "WorkerLost" in logs.stdout or "States.HeartbeatTimeout" in logs.stdout
 
 
+def test_a_long_upload_is_split_across_the_fleet_and_each_voice_keeps_one_label(local, split_dialog):
+    """Real workers, real models: PlanSplit splits the 4-minute dialog at the claim (SplitMinChunkSeconds 80), its
+    chunks are claimed and transcribed, the merge links the chunks' speakers; status shows the one job's progress."""
+    dialog, path = split_dialog
+    pid = submit(local, path, "split", "--formats", "srt,json")
+    wait_until(lambda: local.job(pid).get("splitChunks") or local.job(pid).get("status") in ("COMPLETED", "FAILED"),
+               timeout=120, what="the upload claimed and split")
+    assert local.job(pid).get("splitChunks") == 3, local.job(pid)
+    row = wait_until(lambda: next((line for line in local.cli("status").stdout.splitlines() if pid in line
+                                   and ("split:" in line or "merging" in line)), None), timeout=120, interval=0.5,
+                     what="the split job in status")
+    print(f"\nstatus while split: {row}")
+    wait_until(lambda: local.job(pid).get("status") in ("COMPLETED", "FAILED"), timeout=300, interval=0.5, what="split job done")
+    job = local.job(pid)
+    assert job["status"] == "COMPLETED", job.get("error")
+    parts = [local.job(f"{pid}.chunk{i}") for i in range(3)] + [local.job(f"{pid}.merge")]
+    assert all(p["status"] == "COMPLETED" and "activeStatus" not in p for p in parts)
+    print(f"chunks and merge on workers {[p['workerId'] for p in parts]}")
+
+    result = json.loads(local.outputs_of(pid)["result.json"])
+    words = [w for s in result["segments"] for w in s["words"]]
+    assert len(words) >= 0.8 * len(dialog.text.split())
+    labels_of: dict[str, list[str]] = {}
+    for turn in dialog.turns:
+        inside = [w["speaker"] for w in words if turn.start <= (w["start"] + w["end"]) / 2 <= turn.end]
+        if inside:
+            labels_of.setdefault(turn.speaker, []).extend(inside)
+    majority = {speaker: max(set(labels), key=labels.count) for speaker, labels in labels_of.items()}
+    agree = sum(label == majority[s] for s, labels in labels_of.items() for label in labels) / sum(map(len, labels_of.values()))
+    print(f"voices -> labels {majority}, {agree:.1%} of words agree across the 3 chunks")
+    assert len(set(majority.values())) == 3 and agree >= 0.9
+
+
 def test_queued_uploads_scale_the_fleet_out_and_idle_workers_retire_to_zero(local, clips):
     wait_until(lambda: not local.fleet()["workers"] and local.group()["DesiredCapacity"] == 0, timeout=60, what="idle fleet at 0")
     started = len(local.fleet()["history"])

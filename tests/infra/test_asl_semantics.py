@@ -64,11 +64,13 @@ def template() -> dict[str, Any]:
 
 
 def walk(states: dict[str, dict], parent: str | None = None) -> Iterator[tuple[str, dict, str | None]]:
-    """(name, state, enclosing Parallel) for every state, branches included."""
+    """(name, state, enclosing Parallel or Map) for every state, branches and Map item processors included."""
     for name, state in states.items():
         yield name, state, parent
         for branch in state.get("Branches", []):
             yield from walk(branch["States"], name)
+        if "ItemProcessor" in state:
+            yield from walk(state["ItemProcessor"]["States"], name)
 
 
 def states_of(definition: dict) -> dict[str, dict]:
@@ -231,7 +233,7 @@ def timeout_problems(definition: dict) -> list[str]:
 def test_heartbeat_loss_and_process_timeout_end_in_different_codes(definition):
     assert timeout_problems(definition) == []
     transcribe = states_of(definition)["Transcribe"]
-    branch = definition["States"]["Process"]["Branches"][0]["States"]
+    branch = states_of(definition)["Process"]["Branches"][0]["States"]
     assert fail_codes_from(branch, first_catcher(transcribe, HEARTBEAT_LAPSE)["Next"]) == {ErrorCode.WORKER_LOST}
     assert fail_codes_from(branch, first_catcher(transcribe, RUN_TOO_LONG)["Next"]) == {ErrorCode.PROCESS_TIMEOUT}
 
@@ -370,6 +372,9 @@ def longest_run(states: dict[str, dict], start: str, limits: dict[str, float]) -
                 raise AssertionError(f"{name} has no TimeoutSeconds: a Task without one may wait 99999999 s")
         elif state["Type"] == "Parallel":
             once = max(longest_run(b["States"], b["StartAt"], limits) for b in state["Branches"])
+        elif state["Type"] == "Map":  # its items run at once: one item's longest run, times the rounds of a loop
+            processor = state["ItemProcessor"]
+            once = longest_run(processor["States"], processor["StartAt"], limits) * ROUNDS.get(name, 1)
         elif state["Type"] == "Wait":
             once = state.get("Seconds", math.inf)
         else:
@@ -394,9 +399,17 @@ def _is_service_error(name: str) -> bool:
     return "." in name and not name.startswith("States.")
 
 
+# The one loop: Work runs the whole file; if PlanSplit split it, WhatNext runs Work again over its chunks, then once
+# more for the merge (a whole or merged round goes on to NoteResult). So Work runs at most 3 times, re-entered only by
+# these edges; has_cycle ignores them and longest_run counts Work 3 times.
+ROUNDS = {"Work": 3}
+REENTRIES = {("PlanChunks", "Work"), ("PlanMerge", "Work")}
+
+
 def has_cycle(states: dict[str, dict]) -> bool:
     edges = {n: {s[k] for k in ("Next", "Default") if k in s} | {c["Next"] for c in s.get("Choices", []) + s.get("Catch", [])}
              for n, s in states.items()}
+    edges = {n: {m for m in nexts if (n, m) not in REENTRIES} for n, nexts in edges.items()}
     visiting, done = set(), set()
 
     def visit(node: str) -> bool:
@@ -419,12 +432,13 @@ def test_every_limit_parameter_is_bounded_above(template):
 
 
 def test_execution_timeout_exceeds_the_longest_run_every_allowed_parameter_value_permits(definition, template):
-    assert not has_cycle(definition["States"]) and not any(has_cycle(b["States"]) for _, s, _ in walk(definition["States"])
-                                                           for b in s.get("Branches", []))
+    assert not has_cycle(definition["States"]) and not any(
+        has_cycle(b["States"]) for _, s, _ in walk(definition["States"]) for b in [*s.get("Branches", []), *([s["ItemProcessor"]] if "ItemProcessor" in s else [])])
     limits = largest_limits(template)
     longest = longest_run(definition["States"], definition["StartAt"], limits)
-    # the three claim timeouts alone are in it: a job that waits that long ends NoWorker, not ExecutionTimedOut
-    assert longest > 3 * limits["claimTimeoutSeconds"] + 3 * limits["processTimeoutSeconds"]
+    # the claim timeouts alone are in it (3 attempts of a whole file, its chunks, its merge): a job that waits that
+    # long ends NoWorker, not ExecutionTimedOut
+    assert longest > 3 * 3 * (limits["claimTimeoutSeconds"] + limits["processTimeoutSeconds"])
     assert longest < definition["TimeoutSeconds"] <= STANDARD_MAX_SECONDS, (
         f"execution TimeoutSeconds {definition['TimeoutSeconds']} s; the longest run allowed is {longest:.0f} s")
 

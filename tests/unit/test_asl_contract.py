@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scribefleet.contract import CallbackField, ErrorCode, InputField, JobField, JobStatus, MessageField, Stage
+from scribefleet.contract import (CallbackField, ErrorCode, InputField, JobField, JobStatus, MessageField, Stage, WorkField,
+                                  WorkKind)
 
 ASL = Path(__file__).resolve().parents[2] / "statemachines" / "transcription.asl.json"
 # Words of DynamoDB expressions that are not attribute names.
@@ -83,7 +84,7 @@ class Audit:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.seen: dict[str, set[str]] = {"job": set(), "message": set(), "input": set(), "callback": set(),
-                                          "status": set(), "stage": set(), "error": set()}
+                                          "status": set(), "stage": set(), "error": set(), "work": set(), "kind": set()}
 
     def check(self, kind: str, value: str, allowed: type, where: str) -> None:
         self.seen[kind].add(value)
@@ -108,6 +109,8 @@ def audit(machine: dict) -> Audit:
         for rule in choice_rules(state.get("Choices", [])):
             if rule.get("Variable", "").endswith(".error.Error") and "StringEquals" in rule:
                 found.check("error", rule["StringEquals"], ErrorCode, name)
+            if rule.get("Variable", "").endswith(".kind") and "StringEquals" in rule:
+                found.check("kind", rule["StringEquals"], WorkKind, name)
         for text in strings({k: v for k, v in state.items() if k in ("Parameters", "ResultSelector", "OutputPath", "InputPath")}):
             for _, field in CALLBACK_PATH.findall(text):
                 found.check("callback", field, CallbackField, name)
@@ -115,6 +118,8 @@ def audit(machine: dict) -> Audit:
         resource = state.get("Resource", "")
         if state["Type"] == "Pass" and isinstance(parameters.get("status"), str):  # the execution's output
             found.value(JobField.STATUS, parameters["status"], name)
+        if state["Type"] == "Pass" and isinstance(parameters.get("kind"), str):  # a round of Work
+            found.check("kind", parameters["kind"], WorkKind, name)
         if ":dynamodb:" in resource:
             audit_dynamodb(found, name, parameters)
         if ":sqs:sendMessage" in resource:
@@ -124,6 +129,9 @@ def audit(machine: dict) -> Audit:
                 if field_name(key) == MessageField.INPUT:
                     for inner in item:
                         found.check("input", field_name(inner), InputField, name)
+                if field_name(key) == MessageField.WORK:
+                    for inner in item:
+                        found.check("work", field_name(inner), WorkField, name)
     return found
 
 
@@ -165,10 +173,15 @@ def test_the_audit_sees_the_whole_protocol(machine):
     assert {JobStatus.QUEUED, JobStatus.IN_PROGRESS, JobStatus.COMPLETED, JobStatus.FAILED} <= seen["status"]
     assert {Stage.QUEUED, Stage.CLAIMED, Stage.DONE, Stage.FAILED} <= seen["stage"]
     assert {ErrorCode.WORKER_LOST, ErrorCode.NO_WORKER} <= seen["error"]
+    assert seen["work"] == {f.value for f in WorkField} and seen["kind"] == {k.value for k in WorkKind}
+
+
+def _process(machine: dict) -> dict:
+    return machine["States"]["Work"]["ItemProcessor"]["States"]["Process"]
 
 
 def _process_branch(machine: dict) -> dict:
-    return machine["States"]["Process"]["Branches"][0]["States"]
+    return _process(machine)["Branches"][0]["States"]
 
 
 @pytest.mark.parametrize(
@@ -177,15 +190,18 @@ def _process_branch(machine: dict) -> dict:
         (lambda m: m["States"]["RecordJob"]["Parameters"]["Item"].update(status={"S": "WAITING"}), "status 'WAITING'"),
         (lambda m: m["States"]["RecordJob"]["Parameters"]["Item"].update(stage={"S": "Queued"}), "stage 'Queued'"),
         (lambda m: m["States"]["RecordJob"]["Parameters"]["Item"].update(uploadedBy={"S.$": "$.userId"}), "job 'uploadedBy'"),
-        (lambda m: _process_branch(m)["WaitForWorker"]["Parameters"]["MessageBody"].update({"jobId.$": "$.processId"}), "message 'jobId'"),
+        (lambda m: _process_branch(m)["WaitForWorker"]["Parameters"]["MessageBody"].update({"uploader.$": "$.userId"}), "message 'uploader'"),
         (lambda m: _process_branch(m)["WaitForWorker"]["Parameters"]["MessageBody"]["input"].update({"region": "x"}), "input 'region'"),
         (lambda m: _process_branch(m)["NoWorkerClaimed"].update(Error="NobodyCame"), "error 'NobodyCame'"),
         (lambda m: _process_branch(m)["Transcribe"]["Parameters"].update(
             UpdateExpression=_process_branch(m)["Transcribe"]["Parameters"]["UpdateExpression"] + ", claimedBy = :worker"),
          "job 'claimedBy'"),
-        (lambda m: m["States"]["Process"].update(ResultSelector={"outputs.$": "$[0].work.files"}), "callback 'files'"),
+        (lambda m: _process(m).update(ResultSelector={"outputs.$": "$[0].work.files"}), "callback 'files'"),
+        (lambda m: _process_branch(m)["WaitForWorker"]["Parameters"]["MessageBody"]["work"].update({"part": 1}), "work 'part'"),
+        (lambda m: m["States"]["PlanMerge"]["Parameters"].update(kind="stitch"), "kind 'stitch'"),
     ],
-    ids=["status", "stage", "item-field", "message-field", "input-field", "fail-error", "update-field", "callback-field"],
+    ids=["status", "stage", "item-field", "message-field", "input-field", "fail-error", "update-field", "callback-field",
+         "work-field", "work-kind"],
 )
 def test_a_name_outside_the_contract_is_reported(machine, mutate, problem):
     mutated = copy.deepcopy(machine)

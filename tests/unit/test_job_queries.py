@@ -72,3 +72,24 @@ def test_active_jobs_are_the_waiting_and_running_ones_only(table):
     jobs = active_jobs(counting)
     assert [j["processId"] for j in jobs] == [f"u2-t{n}" for n in range(5)] + ["u1-now"]
     assert counting.items_read == 6  # 120 finished jobs cost nothing
+
+
+def test_a_split_job_is_listed_once_with_the_progress_of_its_chunks(table):
+    """Its chunks stand for it in the status index; the listing shows the job, not its work items, with progress
+    over the whole file: 90 % for the chunks (mean), 10 % for the merge."""
+    table.put_item(Item={"processId": "u3-film", "userId": "u3", "status": "IN_PROGRESS", "stage": "split",
+                         "splitChunks": 3, "createdAt": "2026-12-02T08:00:00Z"})
+    for i, (status, progress) in enumerate([("COMPLETED", 100), ("IN_PROGRESS", 50), ("QUEUED", 0)]):
+        item = {"processId": f"u3-film.chunk{i}", "parentId": "u3-film", "status": status, "progress": Decimal(progress),
+                "createdAt": "2026-12-02T08:01:00Z", "workerId": f"i-{i}"}
+        if status != "COMPLETED":
+            item[ACTIVE_STATUS_ATTRIBUTE] = status
+        table.put_item(Item=item)
+    listed = {job["processId"]: job for job in active_jobs(table)}
+    assert "u3-film" in listed and not any(".chunk" in pid for pid in listed)
+    film = listed["u3-film"]
+    assert film["progress"] == pytest.approx(0.9 * 150 / 3) and film["stage"] == "split: 1/3 chunks done"
+    assert film["workerId"] == "i-1, i-2"  # the workers on it now
+    table.put_item(Item={"processId": "u3-film.merge", "parentId": "u3-film", "status": "IN_PROGRESS",
+                         ACTIVE_STATUS_ATTRIBUTE: "IN_PROGRESS", "progress": Decimal(40), "workerId": "i-0"})
+    assert {job["processId"]: job for job in active_jobs(table)}["u3-film"]["stage"] == "merging"

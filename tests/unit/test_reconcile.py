@@ -8,7 +8,7 @@ from boto3.dynamodb.conditions import Key
 from moto import mock_aws
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
-from scribefleet.reconcile import close_job, process_id_of, reconcile
+from scribefleet.reconcile import close_job, close_work_items, process_id_of, reconcile
 from tests.support.event_inbox import EventInbox, schema_errors
 from tests.support.jobs_table import create_jobs_table
 
@@ -105,3 +105,20 @@ def test_a_job_markfailed_ended_and_announced_is_not_announced_again_by_a_late_r
     table.put_item(Item=ended)
     assert not reconcile(table, events, detail("FAILED", error="NoAudio", cause="the file has no audio"))["closed"]
     assert inbox.events_for("u1-t1") == [] and table.get_item(Key={"processId": "u1-t1"})["Item"] == ended
+
+
+def test_a_stopped_split_job_closes_the_work_items_its_execution_left_open(table):
+    """Chunks queued or running when the execution was stopped would stay in the status index, and the scaler would
+    keep starting machines for them; a chunk already done, or one of another execution, is left as it is."""
+    table.put_item(Item={"processId": "u1-t1", "status": "IN_PROGRESS", "executionArn": ARN, "splitChunks": 3})
+    table.put_item(Item={"processId": "u1-t1.chunk0", "status": "COMPLETED", "executionArn": ARN})
+    table.put_item(Item={"processId": "u1-t1.chunk1", "status": "IN_PROGRESS", ACTIVE_STATUS_ATTRIBUTE: "IN_PROGRESS",
+                         "executionArn": ARN, "workToken": "t"})
+    table.put_item(Item={"processId": "u1-t1.chunk2", "status": "QUEUED", ACTIVE_STATUS_ATTRIBUTE: "QUEUED", "executionArn": "other"})
+    assert close_job(table, detail("ABORTED"))["closed"] and close_work_items(table, "u1-t1", ARN) == 1
+    items = {i: table.get_item(Key={"processId": i})["Item"] for i in ("u1-t1.chunk0", "u1-t1.chunk1", "u1-t1.chunk2")}
+    assert items["u1-t1.chunk1"]["status"] == "FAILED" and ACTIVE_STATUS_ATTRIBUTE not in items["u1-t1.chunk1"]
+    assert "workToken" not in items["u1-t1.chunk1"]
+    assert items["u1-t1.chunk0"]["status"] == "COMPLETED"
+    assert items["u1-t1.chunk2"][ACTIVE_STATUS_ATTRIBUTE] == "QUEUED"  # another execution's: not ours to close
+    assert close_work_items(table, "u1-t1", ARN) == 0

@@ -248,12 +248,23 @@ def apply_bucket_properties(s3, bucket: str, props: dict[str, Any], bridge_event
     if "OwnershipControls" in props:
         s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=props["OwnershipControls"])
     if "LifecycleConfiguration" in props:
-        rules = [{"Filter": {"Prefix": r.get("Prefix", "")}, **{("ID" if k == "Id" else k): v for k, v in r.items() if k != "Prefix"}}
-                 for r in props["LifecycleConfiguration"]["Rules"]]
+        rules = [lifecycle_rule(r) for r in props["LifecycleConfiguration"]["Rules"]]
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
     notifications = props.get("NotificationConfiguration", {})
     if bridge_events and notifications.get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
         s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+
+
+def lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule (AWS::S3::Bucket Rule) in the S3 API's shape: Id -> ID, Prefix -> Filter,
+    ExpirationInDays -> Expiration.Days; the other properties used here have the same names in both."""
+    api: dict[str, Any] = {"Filter": {"Prefix": rule.get("Prefix", "")}}
+    for key, value in rule.items():
+        if key == "ExpirationInDays":
+            api["Expiration"] = {"Days": value}
+        elif key != "Prefix":
+            api["ID" if key == "Id" else key] = value
+    return api
 
 
 def condition_values(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, bool]:

@@ -178,10 +178,12 @@ ACTIVE_STATUS_ATTRIBUTE = JobField.ACTIVE_STATUS  # the ByStatus index's key
 
 
 class CallbackField(StrEnum):
-    """Fields of the worker's SendTaskSuccess outputs: the claim answers with its worker id, the work with its outputs."""
+    """Fields of the worker's SendTaskSuccess outputs: the claim answers with its worker id, the work with its outputs;
+    and the one field the state machine adds to a work item's result: how many chunks the file became."""
 
     WORKER_ID = "workerId"
     OUTPUTS = "outputs"
+    SPLIT = "split"  # Transcribe's ResultSelector adds {"chunks": 1}; SplitPlanned puts PlanSplit's plan
 
 
 # Errors that are the user's input's fault: never retried.

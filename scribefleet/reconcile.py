@@ -130,7 +130,9 @@ def reconcile(table, events, detail: dict) -> dict:
     closed too. Returns what it did (and the event id)."""
     result = close_job(table, detail)
     if result.get("processId") and detail.get("status") in ENDED_WITHOUT_RECORD:
-        result["workItemsClosed"] = close_work_items(table, result["processId"], detail["executionArn"])
+        closed_items = close_work_items(table, result["processId"], detail["executionArn"])
+        if closed_items:
+            result["workItemsClosed"] = closed_items
     if result["closed"]:
         result["eventId"] = announce(events, detail_from_item(result.pop("job")))
     return result

@@ -105,3 +105,17 @@ def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
     assert item["finishedAt"] == "2026-11-25T20:15:02.000Z" and item["createdAt"] == "2026-11-25T20:15:00Z"
     log_lines = formatted_lines(caplog, "reconcile_job")
     assert len(log_lines) == 2 and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
+
+
+def test_plan_split_splits_a_claimed_3_hour_file_over_the_idle_fleet(stack):
+    """PlanSplit's call: the file is claimed (QUEUED with a workerId: a busy worker in the table), nothing else is
+    queued, so every machine up to MaxSize (10) can take a chunk of 18 minutes."""
+    jobs = boto3.resource("dynamodb").Table(stack.table_name)
+    jobs.put_item(Item={"processId": "user-42-interview_01", "status": "QUEUED", "activeStatus": "QUEUED", "workerId": "i-1",
+                        "createdAt": "2026-01-01T00:00:00", "audioSeconds": Decimal(10800)})
+    plan = invoke(stack, "scale_fleet", event("scale_fleet_plan_split.json"))
+    assert (plan["chunks"], plan["chunkSeconds"], plan["indexes"]) == (10, 1080.0, list(range(10))), plan
+    off = invoke(stack, "scale_fleet", event("scale_fleet_plan_split.json"), SPLIT_MIN_CHUNK_SECONDS="0")
+    assert off["chunks"] == 1 and off["indexes"] == [0] and "off" in off["reason"]
+    group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == 0  # planning changes no capacity: the chunks' ScaleFleet calls do

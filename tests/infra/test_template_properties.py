@@ -384,10 +384,12 @@ def test_worker_role_is_least_privilege(resources):
     assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     resources_of = lambda action: [st["Resource"] for _, st in iam_statements({"WorkerInstanceRole": resources["WorkerInstanceRole"]})  # noqa: E731
                                    if action in as_list(st["Action"])]
-    assert resources_of("s3:GetObject") == [{"Fn::Sub": "${InputBucket.Arn}/uploads/*"}, {"Fn::Sub": "${InputBucket.Arn}/voices/*"}]
+    assert resources_of("s3:GetObject") == [{"Fn::Sub": "${InputBucket.Arn}/uploads/*"}, {"Fn::Sub": "${InputBucket.Arn}/voices/*"},
+                                            {"Fn::Sub": "${OutputBucket.Arn}/work/*"}]  # a split file's chunks, for its merge
     # the one write into the input bucket: the embedding cache beside the enrolled clips, never an upload
     assert resources_of("s3:PutObject") == [{"Fn::Sub": "${InputBucket.Arn}/voices/*/.cache/*"},
-                                            {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"}]
+                                            {"Fn::Sub": "${OutputBucket.Arn}/transcripts/*"},
+                                            {"Fn::Sub": "${OutputBucket.Arn}/work/*"}]
     # a deleted or replaced upload must read as 404 NoSuchKey (InputChanged), which S3 answers only with ListBucket
     assert grants["s3:ListBucket"]["Resource"] == {"Fn::GetAtt": ["InputBucket", "Arn"]}
     asg_arn = sub_text(grants["autoscaling:TerminateInstanceInAutoScalingGroup"]["Resource"])
@@ -453,18 +455,24 @@ def test_table_encrypted_with_pitr_a_sparse_status_index_and_a_user_index(resour
 
 
 def test_every_write_that_ends_a_job_takes_it_out_of_the_status_index():
-    """The ASL's job writes keep activeStatus = status while waiting/running and remove it at the end."""
+    """The ASL's job and work-item writes keep activeStatus = status while waiting/running and remove it at the end
+    (for a split job, when its chunks take its place in the index, and for each chunk and merge when it ends)."""
     from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE
 
-    states = {}
-    for name, state in json.loads((ROOT / "statemachines/transcription.asl.json").read_text())["States"].items():
-        states[name] = state
-        for branch in state.get("Branches", []):
-            states.update(branch["States"])
-    assert states["RecordJob"]["Parameters"]["Item"][ACTIVE_STATUS_ATTRIBUTE] == {"S": "QUEUED"}
+    def flatten(machine: dict) -> dict:
+        found = {}
+        for name, state in machine["States"].items():
+            found[name] = state
+            for inner in [*state.get("Branches", []), *([state["ItemProcessor"]] if "ItemProcessor" in state else [])]:
+                found.update(flatten(inner))
+        return found
+
+    states = flatten(json.loads((ROOT / "statemachines/transcription.asl.json").read_text()))
+    for name in ("RecordJob", "RecordWorkItem"):
+        assert states[name]["Parameters"]["Item"][ACTIVE_STATUS_ATTRIBUTE] == {"S": "QUEUED"}, name
     for name, value in (("Transcribe", ":inProgress"), ("RequeueJob", ":queued")):
         assert f"{ACTIVE_STATUS_ATTRIBUTE} = {value}" in states[name]["Parameters"]["UpdateExpression"], name
-    for name in ("MarkCompleted", "MarkFailed"):
+    for name in ("MarkCompleted", "MarkFailed", "ReleaseClaim", "CloseWorkItem", "CloseOpenItem"):
         removed = states[name]["Parameters"]["UpdateExpression"].split(" REMOVE ", 1)[1]
         assert ACTIVE_STATUS_ATTRIBUTE in [a.strip() for a in removed.split(",")], name
 
@@ -693,3 +701,10 @@ def test_ami_parameter_is_one_image_builder_may_write(template, resources):
     assert name.startswith("/imagebuilder/") and ssm["DataType"] == "aws:ec2:image"
     assert sub_text(template["Outputs"]["WorkerAmiParameter"]["Value"]) == name
     assert name.replace("${AWS::StackName}", "<stack>") in (ROOT / "docs/deploy.md").read_text()
+
+
+def test_the_split_work_area_expires_and_nothing_else_does(resources):
+    """Chunk results (work/) are needed until the merge: they expire after 7 days; transcripts never expire."""
+    rules = resources["OutputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    assert [(r["Prefix"], r["ExpirationInDays"], r["Status"]) for r in expiring] == [("work/", 7, "Enabled")]

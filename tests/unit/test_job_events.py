@@ -122,7 +122,9 @@ def test_only_the_updates_that_end_a_job_lead_to_an_announcement(machine):
                    or any(c.get("Next") == name for c in s.get("Choices", []))] for name in announce_states(machine)}
     assert into["AnnounceCompleted"] == ["MarkCompleted"]
     assert sorted(into["AnnounceFailed"]) == ["NoteAudioLength", "NoteAudioLengthUnknown"]
-    assert states["MarkFailed"]["Next"] == "IsAudioLengthKnown"
+    # MarkFailed first closes a split job's open work items, then announces
+    assert states["MarkFailed"]["Next"] == "WereWorkItemsOpen"
+    assert {states["WereWorkItemsOpen"]["Default"], states["CloseOpenWorkItems"]["Next"]} == {"IsAudioLengthKnown"}
     for mark in ("MarkCompleted", "MarkFailed"):
         parameters = states[mark]["Parameters"]
         assert "announcedBy = :execution" in parameters["UpdateExpression"], mark

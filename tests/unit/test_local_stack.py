@@ -145,3 +145,13 @@ def test_env_json_gives_every_function_exactly_the_variables_the_template_sets()
     assert set(env) == set(functions)
     for logical_id, resource in functions.items():
         assert set(env[logical_id]) == shared | set(resource["Properties"].get("Environment", {}).get("Variables", {})), logical_id
+
+
+def test_lifecycle_rules_reach_the_local_bucket_in_the_s3_apis_shape():
+    """moto's CloudFormation leaves lifecycle rules out; deploy sets them through the S3 API, whose names differ."""
+    from sam.deploy import lifecycle_rule
+
+    cfn = {"Id": "expire-split-work-area", "Status": "Enabled", "Prefix": "work/", "ExpirationInDays": 7,
+           "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+    assert lifecycle_rule(cfn) == {"ID": "expire-split-work-area", "Status": "Enabled", "Filter": {"Prefix": "work/"},
+                                   "Expiration": {"Days": 7}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}

@@ -102,6 +102,7 @@ def test_a_long_file_is_split_across_idle_workers_and_merged(stack, upload, star
     assert set(json.loads(execution["output"])["outputs"]) >= {"srt", "result"}
 
 
+@pytest.mark.fault
 def test_a_dead_chunk_worker_retries_that_chunk_only(stack, upload, start_worker):
     """The first worker, alone, claims the file (released by the split) and then one of its chunks, on which it stops
     dead; workers started after that take the other chunks and, once its heartbeat has lapsed, that one."""
@@ -124,6 +125,7 @@ def test_a_dead_chunk_worker_retries_that_chunk_only(stack, upload, start_worker
     assert sum(w.agent.completed for w in others) == 4  # the two other chunks, the retried one, the merge
 
 
+@pytest.mark.bad_input
 def test_a_chunk_that_cannot_be_read_fails_the_job_and_closes_every_work_item(stack, upload, start_worker):
     bad = ScribefleetError(ErrorCode.BAD_INPUT, "the audio stream cannot be decoded at 00:10")
     for _ in range(3):

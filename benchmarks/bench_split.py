@@ -2,6 +2,7 @@
 
     nice .venv/bin/python benchmarks/bench_split.py                 # DEV: sweep the link threshold, then TEST at it
     nice .venv/bin/python benchmarks/bench_split.py --split test    # TEST only, at gpu_worker.speaker_linking's value
+    nice .venv/bin/python benchmarks/bench_split.py --split test --kinds "long dialog"   # the five-minute meetings only
 
 The product's path: gpu_worker.chunking cuts each recording at the quietest moments near equal shares, diarizes each
 chunk with its context (`diarize_chunk`: the default diarizer, one CAM++ embedding per local speaker), and
@@ -62,13 +63,13 @@ def identity(recording: real_speech.Recording, turns) -> str:
     return max(overlap, key=overlap.get) if overlap else "?"
 
 
-def run_cases(split: str) -> list[Case]:
+def run_cases(split: str, kinds: tuple[str, ...] = tuple(LAYOUTS)) -> list[Case]:
     from gpu_worker.diarization import load_diarizer
 
     diarizer = load_diarizer("default")
     cases = []
     for recording in real_speech.recordings(split):
-        for chunks, context in LAYOUTS.get(recording.kind, ()):
+        for chunks, context in (LAYOUTS.get(recording.kind, ()) if recording.kind in kinds else ()):
             started = time.perf_counter()
             whole = real_speech.score(recording, diarizer.diarize(recording.audio))
             cuts = cut_points(recording.audio, chunks)
@@ -120,13 +121,15 @@ def report(cases: list[Case], threshold: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--kinds", default=",".join(LAYOUTS), help="recording kinds to split (default: %(default)s)")
     args = parser.parse_args()
+    kinds = tuple(k.strip() for k in args.kinds.split(","))
     real_speech.fetch()
     print(f"{date.today()}, {os.cpu_count()} CPU cores ({platform.machine()}), no GPU; default diarizer")
     chosen = LINK_THRESHOLD
     if args.split in ("dev", "both"):
         print("DEV (choices are made here):")
-        dev = run_cases(real_speech.DEV)
+        dev = run_cases(real_speech.DEV, kinds)
         genuine, impostor = similarities(dev)
         print(f"cross-chunk similarity: same person {len(genuine)} pairs, min {min(genuine):.3f}, mean "
               f"{np.mean(genuine):.3f}; different people {len(impostor)} pairs, max {max(impostor):.3f}, mean {np.mean(impostor):.3f}")
@@ -137,7 +140,7 @@ def main() -> None:
         report(dev, chosen)
     if args.split in ("test", "both"):
         print(f"\nTEST (only reported), link threshold {chosen} (gpu_worker/speaker_linking.py):")
-        report(run_cases(real_speech.TEST), chosen)
+        report(run_cases(real_speech.TEST, kinds), chosen)
 
 
 if __name__ == "__main__":

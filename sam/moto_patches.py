@@ -60,6 +60,14 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html (States.HeartbeatTimeout,
    States.Timeout).
 
+10. A heartbeat right after a callback task's token was written is accepted (`CallbackEndpoint.notify_heartbeat`):
+   AWS generates the token "in the context object when a workflow enters a task state", so it is the task's from
+   then on; moto sets up the task's heartbeat wait only after the integration call (Transcribe's DynamoDB update)
+   has returned, and answers InvalidToken to a heartbeat in between. A worker that polls the token out of the job
+   item and beats at once then abandons a healthy job (a clean-clone run under load: a fault test's job took a
+   third attempt). The beat is accepted; the heartbeat clock starts when moto starts waiting, no earlier than AWS's.
+   https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskHeartbeat.html (taskToken)
+
 Known gaps handled elsewhere, not patched (asserted in the tests):
 - SendTaskHeartbeat/SendTaskSuccess on a timed-out token answer 200 (AWS: TaskTimedOut): the worker's
   give-up path is tested with a stubbed client error, and the job item's `workToken` condition guards writes.
@@ -100,7 +108,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.error_name import
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task as sfn_state_task
-from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatTimeoutError
 from moto.utilities.arns import parse_arn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -493,6 +501,14 @@ def _model_map_with_extras() -> dict[str, Any]:
     return {**EXTRA_RESOURCES, **_original_model_map()}
 
 
+_original_notify_heartbeat = CallbackEndpoint.notify_heartbeat
+
+
+def _notify_heartbeat_before_the_wait(self) -> bool:
+    """A known token whose task has not started its heartbeat wait yet is still the task's: accept the beat."""
+    return _original_notify_heartbeat(self) or self._heartbeat_endpoint is None
+
+
 TARGETS: dict[str, tuple[Any, str, Any]] = {
     "lambda in-process": (lambda_models.LambdaFunction, "_invoke_lambda", _invoke_in_process),
     "SendTaskFailure cause": (sfn_responses.StepFunctionResponse, "send_task_failure", _send_task_failure_with_cause),
@@ -504,6 +520,7 @@ TARGETS: dict[str, tuple[Any, str, Any]] = {
     "Step Functions status change events": (sfn_execution.BaseExecutionWorkerCommunication, "terminated", _emit_execution_status_change),
     "DynamoDB requests serialised": (dynamodb_responses.DynamoHandler, "call_action", _dynamodb_call_action_serialised),
     "heartbeat lapse is States.HeartbeatTimeout": (sfn_state_task.StateTask, "_from_error", _task_error_telling_heartbeat_lapses_apart),
+    "heartbeat before the task waits": (CallbackEndpoint, "notify_heartbeat", _notify_heartbeat_before_the_wait),
 }
 
 

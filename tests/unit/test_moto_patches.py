@@ -383,3 +383,17 @@ def test_a_heartbeat_lapse_is_a_heartbeat_timeout_and_a_task_timeout_is_not(aws)
 def test_a_heartbeat_lapse_also_matches_a_catcher_of_states_timeout_as_in_aws(aws):
     only_timeout = _timeout_machine("only-timeout", {"HeartbeatSeconds": 1, "TimeoutSeconds": 60}, [["States.Timeout"]])
     assert _caught(only_timeout, "lapse") == {"catcher": 0, "error": "States.HeartbeatTimeout", "event": "States.HeartbeatTimeout"}
+
+
+def test_a_heartbeat_between_the_token_write_and_the_wait_is_accepted():
+    """Patch 10. A callback task's token is live from the task's start; moto sets up the heartbeat wait only after the
+    integration call returns. In between, unpatched, the beat is refused (SendTaskHeartbeat then answers InvalidToken);
+    patched it is accepted. Once the wait is set up, beats go to it as before."""
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+
+    endpoint = CallbackEndpoint(callback_id="token")
+    with moto_patches.without("heartbeat before the task waits"):
+        assert endpoint.notify_heartbeat() is False
+    assert endpoint.notify_heartbeat() is True
+    waiting = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=5)
+    assert endpoint.notify_heartbeat() is True and waiting is not None

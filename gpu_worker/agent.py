@@ -313,12 +313,10 @@ class Agent:
 
     def _transcribe(self, job: JobMessage, token: str, progress: Progress, scratch: Path) -> dict[str, str]:
         report = lambda stage, fraction: progress.set(stage, PIPELINE, fraction)  # noqa: E731
-        if job.kind is WorkKind.MERGE:
-            progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
-            chunks = self._chunk_results(job)
-            result = self.pipeline.merge(chunks, job.options, self._enrolled_voices(job))
+        progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
+        if job.kind is WorkKind.MERGE:  # reads the chunks' results, not the media
+            result = self.pipeline.merge(self._chunk_results(job), job.options, self._enrolled_voices(job))
         else:
-            progress.set(Stage.DOWNLOADING, DOWNLOAD, 0.0)
             source = self._download(job, scratch)
             progress.set(Stage.DECODING, DOWNLOAD, 1.0)
             if job.kind is WorkKind.CHUNK:

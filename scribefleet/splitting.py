@@ -4,7 +4,8 @@ Splitting pays when that one file, not the volume of work, sets when the fleet i
 12 minutes on one GPU while the other machines idle or could be started. It costs a little (each chunk diarizes
 its neighbours' context again, a merge step links the speakers) and it must never slow a full fleet: when other
 queued work already keeps every machine busy for longer than the file takes whole, the file is not split.
-The simulator (scribefleet_tools.simulator, `split="rule"`) runs this same function; docs/scaling.md has the figures.
+The simulator (scribefleet_tools.simulator, `SimConfig.split_rule`) runs this same function; docs/scaling.md has the
+figures.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from scribefleet.scaling import FleetState, PolicyParams
 @dataclass(frozen=True)
 class SplitParams:
     # Audio per chunk at least: a chunk must hold enough of each voice for its diarizer and its speaker embeddings
-    # (benchmarks/bench_split.py measures linking on chunks of one minute and more; production chunks are longer).
+    # (benchmarks/bench_split.py: chunks of 60-100 s linked as well as the whole meeting; halves of 30-50 s did not).
     min_chunk_seconds: float = 600.0
     max_chunks: int = 10
     context_seconds: float = 60.0  # audio each chunk diarizes beyond its own span (gpu_worker.chunking.CONTEXT x 2)

@@ -53,6 +53,18 @@ def test_the_scaler_sees_a_planned_file_as_its_chunks() -> None:
     assert as_chunks(other_longer, HOURS_3, SplitPlan(5, "x")).queued_longest_seconds == 4 * 3600
 
 
+def test_plan_split_sees_the_claimed_file_as_queued_and_its_worker_as_free() -> None:
+    """At PlanSplit the table shows the file claimed (a busy worker's job): at_claim turns it back into a queued file."""
+    from scribefleet.splitting import at_claim, plan_report
+
+    claimed = replace(EMPTY, queued_files=0, queued_audio_seconds=0.0, queued_longest_seconds=0.0, busy_workers=1,
+                      in_service=1, desired=1, busy_remaining_seconds=HOURS_3)
+    seen = at_claim(claimed, HOURS_3)
+    assert (seen.queued_files, seen.queued_audio_seconds, seen.busy_workers, seen.busy_remaining_seconds) == (1, HOURS_3, 0, 0.0)
+    report = plan_report(plan_split(HOURS_3, seen), HOURS_3)
+    assert (report["chunks"], report["chunkSeconds"], report["indexes"]) == (10, 1080.0, list(range(10)))
+
+
 # --- the issue's goals, in the simulator (ours: planned policy, aged order, cost retirement) -----------------------
 OURS = SimConfig(policy="planned", order="aged", retirement="cost")
 SPLIT = replace(OURS, split_rule=True)

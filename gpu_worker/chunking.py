@@ -18,7 +18,7 @@ import numpy as np
 from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.result import SpeakerTurn, Word
 from gpu_worker.speaker_linking import LINK_THRESHOLD, LocalSpeaker, link_speakers
-from gpu_worker.voice_matching import clean_turns, speaker_embeddings
+from gpu_worker.voice_matching import clean_turns, mean_embedding, speaker_embeddings
 
 PAUSE_SEARCH = 15.0  # seconds either side of an equal share's boundary searched for the quietest moment
 QUIET_WINDOW = 0.5  # the quietness of a moment: RMS over this many seconds around it, in FRAME steps
@@ -143,8 +143,9 @@ def merge_chunks(
     speakers: dict[str, np.ndarray] = {}
     for label in sorted({name(s.chunk, s.label) for s in local}):
         members = [s for s in local if name(s.chunk, s.label) == label]
-        mean = np.average(np.stack([m.embedding for m in members]), axis=0, weights=[max(m.seconds, 1e-3) for m in members])
-        speakers[label] = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        embedding = mean_embedding(np.stack([m.embedding for m in members]), [max(m.seconds, 1e-3) for m in members])
+        if embedding is not None:
+            speakers[label] = embedding
     languages = [r.language for r in ordered if r.words]
     language = max(languages, key=languages.count) if languages else (ordered[0].language if ordered else "")
     return Merged(words, turns, speakers, language)

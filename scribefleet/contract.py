@@ -159,6 +159,11 @@ def work_item_id(pid: str, kind: WorkKind | str, index: int = 0) -> str:
     return pid if kind is WorkKind.WHOLE else f"{pid}.chunk{index}" if kind is WorkKind.CHUNK else f"{pid}.merge"
 
 
+def work_item_ids(pid: str, chunks: int) -> list[str]:
+    """Every work item of a job split into `chunks`: its chunks', then its merge's."""
+    return [work_item_id(pid, WorkKind.CHUNK, i) for i in range(chunks)] + [work_item_id(pid, WorkKind.MERGE)]
+
+
 def chunk_result_key(user_id: str, transcript_id: str, index: int) -> str:
     """Where chunk `index` of a split job leaves its words, turns and speaker embeddings for the merge: a work area
     of the output bucket beside, never inside, the user's transcripts."""

@@ -9,8 +9,8 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from scribefleet.contract import (ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX, JobField, JobStatus, Stage, WorkKind,
-                                  work_item_id)
+from scribefleet.contract import (ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, USER_INDEX, JobField, JobStatus, Stage,
+                                  work_item_ids)
 
 PAGE_SIZE = 50
 
@@ -91,9 +91,8 @@ def with_split_progress(table, job: dict[str, Any]) -> dict[str, Any]:
     chunks = int(job.get(JobField.SPLIT_CHUNKS, 0) or 0)
     if not chunks or job.get(JobField.STATUS) != JobStatus.IN_PROGRESS:
         return job
-    keys = [work_item_id(job[JobField.PROCESS_ID], WorkKind.CHUNK, i) for i in range(chunks)]
     parts = [table.get_item(Key={JobField.PROCESS_ID: key}, ConsistentRead=True).get("Item", {})
-             for key in [*keys, work_item_id(job[JobField.PROCESS_ID], WorkKind.MERGE)]]
+             for key in work_item_ids(job[JobField.PROCESS_ID], chunks)]
     progress = [float(part.get(JobField.PROGRESS, 0) or 0) for part in parts]
     done = sum(part.get(JobField.STATUS) == JobStatus.COMPLETED for part in parts[:-1])
     workers = sorted({str(part[JobField.WORKER_ID]) for part in parts if part.get(JobField.WORKER_ID)

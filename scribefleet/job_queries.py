@@ -85,9 +85,18 @@ def active_jobs(table, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
 CHUNKS_SHARE = 0.9  # of a split job's progress: its chunks (at once, on several workers); the merge is the rest
 
 
+BAR_LEVELS = "▁▂▃▄▅▆▇█"
+
+
+def chunk_bars(progress: list[float]) -> str:
+    """One character per chunk, its height the chunk's progress: the chunks' parallel bars in one line of text."""
+    return "".join(BAR_LEVELS[min(len(BAR_LEVELS) - 1, int(p * len(BAR_LEVELS) / 100))] for p in progress)
+
+
 def with_split_progress(table, job: dict[str, Any]) -> dict[str, Any]:
     """A running split job as one job: progress over the whole file (the mean of its chunks', then the merge's),
-    stage "chunks 2/5 done" or "merging", and the workers on it. Any other job is returned as it is."""
+    stage "split: 2/5 chunks done" with a bar per chunk (█▅█▁▁), or "merging", and the workers on it. Any other job
+    is returned as it is."""
     chunks = int(job.get(JobField.SPLIT_CHUNKS, 0) or 0)
     if not chunks or job.get(JobField.STATUS) != JobStatus.IN_PROGRESS:
         return job
@@ -101,6 +110,6 @@ def with_split_progress(table, job: dict[str, Any]) -> dict[str, Any]:
     return {
         **job,
         JobField.PROGRESS: round(CHUNKS_SHARE * sum(progress[:-1]) / chunks + (1 - CHUNKS_SHARE) * progress[-1], 1),
-        JobField.STAGE: "merging" if merging else f"{Stage.SPLIT}: {done}/{chunks} chunks done",
+        JobField.STAGE: "merging" if merging else f"{Stage.SPLIT}: {done}/{chunks} chunks done {chunk_bars(progress[:-1])}",
         JobField.WORKER_ID: ", ".join(workers) if workers else "-",
     }

@@ -66,7 +66,9 @@ class JobRow:
         return self.status in TERMINAL
 
     def plain(self) -> str:
-        line = (f"{self.process_id:36} {self.status:11} {self.progress:5.1f}% {self.stage:12} {self.worker[:19]:19} "
+        first, *others = self.worker.split(", ")  # a split job's workers: the first, and how many more
+        worker = first[:19] + (f" +{len(others)}" if others else "")
+        line = (f"{self.process_id:36} {self.status:11} {self.progress:5.1f}% {self.stage:12} {worker:19} "
                 f"{clock(self.elapsed):>6} eta {clock(self.eta):>5}")
         return line + (f"\n    {self.reason}" if self.reason else "")
 

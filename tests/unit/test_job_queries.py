@@ -88,7 +88,7 @@ def test_a_split_job_is_listed_once_with_the_progress_of_its_chunks(table):
     listed = {job["processId"]: job for job in active_jobs(table)}
     assert "u3-film" in listed and not any(".chunk" in pid for pid in listed)
     film = listed["u3-film"]
-    assert film["progress"] == pytest.approx(0.9 * 150 / 3) and film["stage"] == "split: 1/3 chunks done"
+    assert film["progress"] == pytest.approx(0.9 * 150 / 3) and film["stage"] == "split: 1/3 chunks done █▅▁"
     assert film["workerId"] == "i-1, i-2"  # the workers on it now
     table.put_item(Item={"processId": "u3-film.merge", "parentId": "u3-film", "status": "IN_PROGRESS",
                          ACTIVE_STATUS_ATTRIBUTE: "IN_PROGRESS", "progress": Decimal(40), "workerId": "i-0"})

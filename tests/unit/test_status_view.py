@@ -47,6 +47,15 @@ def test_plain_lines_hold_the_fleet_line_every_job_and_the_failure_reason():
     assert plain_lines(snapshot())[2].startswith("no jobs to show")
 
 
+def test_a_split_jobs_line_shows_a_bar_per_chunk_and_every_worker_on_it():
+    """with_split_progress gives a split job one stage with a bar per chunk and its workers, comma-separated; a plain
+    line keeps the first worker's id whole and counts the others."""
+    split = {**RUNNING, "processId": "ann-film", "stage": "split: 1/3 chunks done █▅▁",
+             "workerId": "i-0123456789abcdef0, i-0fedcba987654321, i-0aaa"}
+    line = plain_lines(snapshot(split))[2]
+    assert "split: 1/3 chunks done █▅▁" in line and "i-0123456789abcdef0 +2" in line
+
+
 def test_on_a_terminal_one_table_with_every_column():
     console = Console(file=io.StringIO(), force_terminal=True, width=220, color_system=None)
     console.print(table(snapshot(RUNNING, FAILED)))

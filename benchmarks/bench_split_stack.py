@@ -98,9 +98,8 @@ def split_on_stack(path: Path, home: Path, kill_one: bool) -> tuple[list[dict], 
     from scribefleet_tools.status_view import plain_lines, take_snapshot
     from scribefleet_tools.target import Target
 
-    for noisy in ("werkzeug", "botocore", "samtranslator"):  # the stack's request logs, as the demo does
+    for noisy in ("werkzeug", "moto", "botocore", "samtranslator"):  # the stack's request logs, as the demo does
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    logging.getLogger("moto").setLevel(logging.CRITICAL)  # a lost worker's Fail state, logged whole as an error
     warnings.simplefilter("ignore")
     stack = up(home, parameters=PARAMETERS, idle_timeout=60, heartbeat_interval=1.0, cpu_threads=1)
     try:

@@ -68,6 +68,10 @@ def start_server(port: int = 0):
 
     moto_patches.apply()
     moto_patches.capture_lambda_output()
+    # moto's ASL interpreter logs every failure a state raises, caught or not, as an error holding the whole state
+    # tree (tens of kilobytes a line): a lost worker or a bad upload would bury the stack's own log. The execution
+    # history and the job item carry each failure; the interpreter's log adds nothing.
+    logging.getLogger("moto.stepfunctions.parser.asl").setLevel(logging.CRITICAL)
     moto_api_backend.set_config(moto_patches.MOTO_CONFIG)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

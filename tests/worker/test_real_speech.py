@@ -192,6 +192,18 @@ def test_ami_tst00_is_beyond_any_one_voice_output(test_split):
     assert floor.der > 0.30 and floor.confusion == 0.0
 
 
+def test_a_built_dialogs_turns_name_the_meeting_they_were_recorded_in(test_split):
+    """Each built turn names its phrase's council meeting, one of its split's, and a speaker's seconds per meeting add
+    up to that speaker's speech. (`real_speech.py --meetings`: most built recordings hear someone from two meetings,
+    two rooms and microphones, which no real recording has.)"""
+    r = test_split["test long 3 m+f+f"]
+    mix = real_speech.meetings_per_speaker(r)
+    test_meetings = {m for m, split in real_speech.MEETING_SPLITS.items() if split == real_speech.TEST}
+    assert set(mix) == set(r.speakers) and all(set(seconds) <= test_meetings for seconds in mix.values())
+    for speaker, seconds in mix.items():
+        assert sum(seconds.values()) == pytest.approx(sum(t.end - t.start for t in r.turns if t.speaker == speaker))
+
+
 def test_dialog_reference_marks_the_speech(test_split):
     """Built dialogs: every speaker of the spec speaks, reference turns hold the voice energy and the gaps between
     turns sit at the noise floor (the reference is what was placed, not what a model found)."""

@@ -36,7 +36,7 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks import real_speech  # noqa: E402
-from scribefleet.contract import JobStatus, work_item_ids  # noqa: E402
+from scribefleet.contract import JobStatus, WorkKind, work_item_id, work_item_ids  # noqa: E402
 
 SPEC = real_speech.DialogSpec("test ten minutes 3 m+f+f", real_speech.TEST, ("strauss", "herbold", "mosqueda"), 91, 600.0)
 CHUNKS = 3
@@ -60,21 +60,25 @@ def voice_labels(recording: real_speech.Recording, segments) -> dict[str, tuple[
     return {v: (max(set(ls), key=ls.count), max(map(ls.count, set(ls))) / len(ls)) for v, ls in labels.items()}
 
 
-def unsplit(path: Path) -> tuple[list[dict], float]:
-    """The worker's pipeline on the whole file, in this process: (segments as result.json has them, seconds)."""
-    from dataclasses import asdict
-
+def load_pipeline():
+    """The worker's pipeline as a local worker runs it: tiny.en and the default diarizer, one thread."""
     from gpu_worker.config import WorkerConfig
     from gpu_worker.pipeline import Pipeline
     from sam.local_fleet import model_dir
 
-    pipeline = Pipeline(WorkerConfig(model_dir=model_dir(), device="cpu", diarizer="default", cpu_threads=1))
+    return Pipeline(WorkerConfig(model_dir=model_dir(), device="cpu", diarizer="default", cpu_threads=1))
+
+
+def unsplit(path: Path, pipeline) -> tuple[list[dict], float]:
+    """The worker's pipeline on the whole file, in this process: (segments as result.json has them, seconds)."""
+    from dataclasses import asdict
+
     began = time.monotonic()
     result = pipeline.run(str(path), {"language": "en"})
     return [asdict(s) for s in result.segments], time.monotonic() - began
 
 
-def transcription_floor(path: Path, shift: float = 1.0) -> float:
+def transcription_floor(path: Path, transcriber, shift: float = 1.0) -> float:
     """WER between the file transcribed whole, as it is and after `shift` s of silence: how far the model's words move
     when nothing is split and only its 30 s windows fall elsewhere, as they do after any cut (tiny.en, beam 5,
     previous-text conditioning, temperature fallback: faster-whisper's defaults, which the worker keeps)."""
@@ -82,10 +86,7 @@ def transcription_floor(path: Path, shift: float = 1.0) -> float:
 
     from gpu_worker.media import decode_audio
     from gpu_worker.selftest import word_error_rate
-    from gpu_worker.transcription import Transcriber
-    from sam.local_fleet import model_dir
 
-    transcriber = Transcriber(model_dir(), device="cpu", cpu_threads=1)
     audio = decode_audio(str(path))
     as_is, _ = transcriber.transcribe(audio, language="en")
     shifted, _ = transcriber.transcribe(np.concatenate([np.zeros(int(shift * 16000), np.float32), audio]), language="en")
@@ -116,10 +117,12 @@ def split_on_stack(path: Path, home: Path, kill_one: bool) -> tuple[list[dict], 
                 break
             if time.monotonic() - began > 3600:
                 raise SystemExit(f"{pid} did not end within an hour: {job}")
-            for item_id in work_item_ids(pid, int(job.get("splitChunks", 0))):
+            chunks = int(job.get("splitChunks", 0))
+            for item_id in work_item_ids(pid, chunks) if chunks else []:
                 item = table.get_item(Key={"processId": item_id}, ConsistentRead=True).get("Item", {})
                 observe(seen.setdefault(item_id, Span(item_id.rsplit(".", 1)[1])), item, time.monotonic() - began)
-                if kill_one and not killed and item_id.endswith(".chunk1") and int(item.get("progress", 0)) >= 10:
+                victim = kill_one and not killed and item_id == work_item_id(pid, WorkKind.CHUNK, 1)
+                if victim and int(item.get("progress", 0)) >= 10:
                     worker = stack.fleet.workers.get(item.get("workerId", ""))
                     if item.get("status") == JobStatus.IN_PROGRESS and worker is not None and worker.process is not None:
                         os.kill(worker.process.pid, signal.SIGKILL)
@@ -196,15 +199,16 @@ def main() -> None:
         print(f"# bench_split_stack {date.today()} on {platform.node()} ({os.cpu_count()} CPUs), {SPEC.name}: "
               f"{len(recording.audio) / 16000:.0f} s, {len(recording.speakers)} speakers", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
+        pipeline = load_pipeline() if args.floor or not args.reuse_unsplit else None  # one model load for both
         if args.reuse_unsplit:
             whole = json.loads((args.out / "unsplit.json").read_text())
         else:
-            whole, whole_seconds = unsplit(path)
+            whole, whole_seconds = unsplit(path, pipeline)
             (args.out / "unsplit.json").write_text(json.dumps(whole))
             print(f"unsplit (in this process): {whole_seconds:.0f} s", flush=True)
         split, job, items, split_seconds = split_on_stack(path, Path(tmp) / "home", args.kill_one)
         (args.out / "split.json").write_text(json.dumps(split))
-        floor = transcription_floor(path) if args.floor else None
+        floor = transcription_floor(path, pipeline.transcriber) if args.floor else None
     print(f"split on the local stack: {split_seconds:.0f} s from upload to COMPLETED, {job.get('splitChunks')} chunks")
     for line in bars(items):
         print(line)

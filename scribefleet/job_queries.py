@@ -83,6 +83,7 @@ def active_jobs(table, index: str = STATUS_INDEX) -> list[dict[str, Any]]:
 
 
 CHUNKS_SHARE = 0.9  # of a split job's progress: its chunks (at once, on several workers); the merge is the rest
+WORKERS_SEPARATOR = ", "  # a split job's workers, in its one workerId field as listed
 
 
 BAR_LEVELS = "▁▂▃▄▅▆▇█"
@@ -111,5 +112,5 @@ def with_split_progress(table, job: dict[str, Any]) -> dict[str, Any]:
         **job,
         JobField.PROGRESS: round(CHUNKS_SHARE * sum(progress[:-1]) / chunks + (1 - CHUNKS_SHARE) * progress[-1], 1),
         JobField.STAGE: "merging" if merging else f"{Stage.SPLIT}: {done}/{chunks} chunks done {chunk_bars(progress[:-1])}",
-        JobField.WORKER_ID: ", ".join(workers) if workers else "-",
+        JobField.WORKER_ID: WORKERS_SEPARATOR.join(workers) if workers else "-",
     }

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scribefleet.contract import JobField, JobStatus
+from scribefleet.job_queries import WORKERS_SEPARATOR
 from scribefleet.timestamps import parse_timestamp
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
@@ -66,7 +67,7 @@ class JobRow:
         return self.status in TERMINAL
 
     def plain(self) -> str:
-        first, *others = self.worker.split(", ")  # a split job's workers: the first, and how many more
+        first, *others = self.worker.split(WORKERS_SEPARATOR)  # a split job's workers: the first, how many more
         worker = first[:19] + (f" +{len(others)}" if others else "")
         line = (f"{self.process_id:36} {self.status:11} {self.progress:5.1f}% {self.stage:12} {worker:19} "
                 f"{clock(self.elapsed):>6} eta {clock(self.eta):>5}")

@@ -160,9 +160,11 @@ class InjectedErrors:
     applied: bool = False  # True: the service did the work and the answer was lost (a 500 or timeout after the write)
     calls: int = 0
     injected: int = 0
+    called_at: list[float] = field(default_factory=list)  # time.monotonic() of each call: how long retries took
 
     def __call__(self, request, **_):
         self.calls += 1
+        self.called_at.append(time.monotonic())
         if self.failures < 0 or self.injected < self.failures:
             self.injected += 1
             status, body = ERRORS[self.kind]

@@ -65,6 +65,7 @@ class Deployment:
     resource_types: dict[str, str]  # logical id → resource type
     functions: dict[str, str] = field(default_factory=dict)  # logical id → deployed function name
     parameters: dict[str, str] = field(default_factory=dict)
+    cfn_template: dict[str, Any] = field(default_factory=dict, repr=False)  # as CloudFormation got it (SAM transformed)
 
 
 class _PolicyLoader:
@@ -215,6 +216,7 @@ def deploy(
         resources={r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed},
         resource_types={r["LogicalResourceId"]: r["ResourceType"] for r in listed},
         parameters=params,
+        cfn_template=cfn_template,
     )
     _adapt(deployment, template, cfn_template, bridge_events)
     check(deployment, cfn_template)

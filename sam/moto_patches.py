@@ -121,6 +121,7 @@ _original_invoke = lambda_models.LambdaFunction._invoke_lambda
 _original_send_to_targets = events_models.Rule.send_to_targets
 _original_terminated = sfn_execution.BaseExecutionWorkerCommunication.terminated
 _output = threading.local()  # per-thread capture buffer of the Lambda invocation running on that thread
+_invocation = threading.local()  # the function whose handler runs on this thread (None outside a handler)
 
 
 def load_handler(code_dir: str | Path, handler: str = "app.handler") -> Handler:
@@ -139,6 +140,12 @@ def load_handler(code_dir: str | Path, handler: str = "app.handler") -> Handler:
 
 def register_handler(function_name: str, handler: Handler) -> None:
     _handlers[function_name] = handler
+
+
+def invoking_function() -> str | None:
+    """The deployed name of the Lambda function whose handler is running on this thread, if any: what a test needs
+    to tell which role an AWS call would be made under (tests/support/iam_calls.py)."""
+    return getattr(_invocation, "function_name", None)
 
 
 @contextmanager
@@ -217,6 +224,7 @@ def _invoke_in_process(self: lambda_models.LambdaFunction, event: Any = None) ->
     payload = json.loads(event) if isinstance(event, (str, bytes)) else (event or {})
     capturing = isinstance(sys.stdout, _ThreadRoutedStream)
     _output.buffer = io.StringIO() if capturing else None
+    _invocation.function_name = self.function_name
     with function_environment({**self.environment_vars, "AWS_LAMBDA_FUNCTION_NAME": self.function_name}):
         try:
             result = handler(payload, lambda_context(self))
@@ -228,6 +236,7 @@ def _invoke_in_process(self: lambda_models.LambdaFunction, event: Any = None) ->
         finally:
             text = _output.buffer.getvalue() if capturing else ""
             _output.buffer = None
+            _invocation.function_name = None
     if capturing:
         _save_logs(self, text)
     return answer

@@ -35,6 +35,20 @@ import pytest
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
+@pytest.fixture(autouse=True)
+def roles_grant_what_components_call():
+    """Every AWS call a Lambda, the worker or the state machine makes during a test must be allowed by its IAM role in
+    template.yaml: moto does not evaluate IAM, so a missing grant would otherwise show only on AWS
+    (tests/support/iam_calls.py)."""
+    from tests.support.aws import DEPLOYED
+    from tests.support.iam_calls import recording_calls
+
+    with recording_calls() as calls:
+        yield
+    missing = calls.ungranted(DEPLOYED)
+    assert not missing, f"AWS calls that the caller's IAM role in template.yaml does not allow: {missing}"
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Modules that run real models or the whole local stack first (those doing both, then models, then the stack),
     then the rest; a stable sort, so every xdist process collects the same order, as xdist requires. With

@@ -196,7 +196,8 @@ def test_upload_event_reaches_start_job(resources):
 
 def test_ended_executions_reach_reconcile_job(resources):
     """Stopped, timed-out and uncaught-failed executions of our state machine close their job (scribefleet/reconcile.py);
-    the function may only update jobs and announce the end of one it closed."""
+    the function may only read and update jobs (a split job's work items are read before they are closed) and
+    announce the end of one it closed."""
     function = resources["ReconcileJobFunction"]["Properties"]
     (event,) = function["Events"].values()
     pattern = event["Properties"]["Pattern"]
@@ -207,7 +208,7 @@ def test_ended_executions_reach_reconcile_job(resources):
     assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     statements = {st["Sid"]: st for st in function["Policies"][0]["Statement"]}
     assert set(statements) == {"CloseJob", "AnnounceJobEnds"}
-    assert statements["CloseJob"]["Action"] == "dynamodb:UpdateItem"
+    assert statements["CloseJob"]["Action"] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     assert statements["CloseJob"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
 
 
@@ -372,7 +373,7 @@ def test_worker_role_is_least_privilege(resources):
         for action in as_list(st["Action"]):
             grants[action] = st
     assert set(grants) == {
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
         "states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat",
         "dynamodb:GetItem", "dynamodb:UpdateItem",
         "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload",

@@ -148,13 +148,14 @@ def test_probe_media_reads_the_input_bucket_and_nothing_else(transformed):  # no
         assert all('"Ref": "InputBucket"' in b for b in buckets), buckets
 
 
-def test_reconcile_job_may_only_update_jobs(transformed):  # noqa: F811
-    """It closes jobs and announces the close: UpdateItem on the table, PutEvents of our own event on the default bus;
-    an ended-execution event it failed on goes to the event dead-letter queue."""
+def test_reconcile_job_may_only_read_and_update_jobs(transformed):  # noqa: F811
+    """It closes jobs and announces the close: GetItem (a split job's open work items) and UpdateItem on the table,
+    PutEvents of our own event on the default bus; an ended-execution event it failed on goes to the event
+    dead-letter queue."""
     grants = statements_of(transformed, "ReconcileJobFunctionRole")
-    assert set(grants) == {"dynamodb:UpdateItem", "events:PutEvents", "sqs:SendMessage"}
+    assert set(grants) == {"dynamodb:GetItem", "dynamodb:UpdateItem", "events:PutEvents", "sqs:SendMessage"}
     assert grants["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
-    assert grants["dynamodb:UpdateItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
+    assert grants["dynamodb:UpdateItem"]["Resource"] == grants["dynamodb:GetItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert json.dumps(grants["events:PutEvents"]["Resource"]).endswith('event-bus/default"}')
     assert grants["events:PutEvents"]["Condition"]["ForAllValues:StringEquals"] == {"events:source": ["scribefleet"]}
 
@@ -186,7 +187,7 @@ COVERED_ROLES = {
     "StartJobFunctionRole": "test_start_job_may_only_start_its_own_state_machine",
     "ProbeMediaFunctionRole": "test_probe_media_reads_the_input_bucket_and_nothing_else",
     "ImageBuilderInstanceRole": "test_image_builder_role_only_reads_artifacts",
-    "ReconcileJobFunctionRole": "test_reconcile_job_may_only_update_jobs",
+    "ReconcileJobFunctionRole": "test_reconcile_job_may_only_read_and_update_jobs",
 }
 
 

@@ -15,6 +15,7 @@ from sam.deploy import Deployment, deploy
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
+DEPLOYED: list[Deployment] = []  # every stack build_stack made in this process (tests/conftest.py checks IAM with it)
 ASL = REPO / "statemachines" / "transcription.asl.json"
 # HeartbeatSeconds of the in-process stacks. Workers beat every 0.3 s, but an attempt's first beat comes only after
 # the worker has polled its token out of the job item, and moto's execution thread has to run first: on a loaded
@@ -74,6 +75,7 @@ def build_stack(limits: dict | None = None, max_size: int = 10, parameters: dict
     limits = {"HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS), "CLAIM_TIMEOUT_SECONDS": "30", "PROCESS_TIMEOUT_BASE_SECONDS": "60", **(limits or {})}
     limit_parameters = {LIMIT_PARAMETERS[k]: str(v) for k, v in limits.items()}
     deployment = deploy("scribefleet-test", {**limit_parameters, "MaxWorkers": str(max_size), **(parameters or {})}, bridge_events=True)
+    DEPLOYED.append(deployment)
     out = deployment.outputs
     return Stack(
         input_bucket=out["InputBucketName"], output_bucket=out["OutputBucketName"], table_name=out["JobsTableName"],

@@ -3,6 +3,7 @@
     nice .venv/bin/python benchmarks/bench_split_stack.py              # split vs unsplit: WER between, DER of each
     nice .venv/bin/python benchmarks/bench_split_stack.py --kill-one   # and SIGKILL chunk 1's worker mid-chunk
     nice .venv/bin/python benchmarks/bench_split_stack.py --reuse-unsplit --floor   # the model's own variation too
+    nice .venv/bin/python benchmarks/bench_split_stack.py --batch-size 8   # production's batched decoding, both runs
 
 The recording is a TEST-split meeting of real council voices (benchmarks/real_speech.py: one man, two women, about
 ten minutes of speech, built like the five-minute meetings); nothing was tuned on it. The split run is the product's
@@ -60,13 +61,14 @@ def voice_labels(recording: real_speech.Recording, segments) -> dict[str, tuple[
     return {v: (max(set(ls), key=ls.count), max(map(ls.count, set(ls))) / len(ls)) for v, ls in labels.items()}
 
 
-def load_pipeline():
+def load_pipeline(batch_size: int = 0):
     """The worker's pipeline as a local worker runs it: tiny.en and the default diarizer, one thread."""
     from gpu_worker.config import WorkerConfig
     from gpu_worker.pipeline import Pipeline
     from sam.local_fleet import model_dir
 
-    return Pipeline(WorkerConfig(model_dir=model_dir(), device="cpu", diarizer="default", cpu_threads=1))
+    return Pipeline(WorkerConfig(model_dir=model_dir(), device="cpu", diarizer="default", cpu_threads=1,
+                                 batch_size=batch_size))
 
 
 def unsplit(path: Path, pipeline) -> tuple[list[dict], float]:
@@ -186,8 +188,13 @@ def main() -> None:
     parser.add_argument("--reuse-unsplit", action="store_true", help="read OUT/unsplit.json instead of running it again")
     parser.add_argument("--floor", action="store_true", help="also transcribe the file whole after 1 s of silence "
                         "and print the WER between the two whole transcripts (the model's own variation)")
+    parser.add_argument("--batch-size", type=int, default=0, help="the workers' SCRIBEFLEET_BATCH_SIZE, here and on "
+                        "the stack (0: the CPU default, the sequential decoder; 8: production's batched decoding)")
     args = parser.parse_args()
     from gpu_worker.selftest import word_error_rate
+
+    if args.batch_size:
+        os.environ["SCRIBEFLEET_BATCH_SIZE"] = str(args.batch_size)  # the local fleet's workers inherit it
 
     real_speech.fetch()
     recording = real_speech.build_dialog(SPEC)
@@ -197,9 +204,10 @@ def main() -> None:
 
         soundfile.write(path, recording.audio, 16000)
         print(f"# bench_split_stack {date.today()} on {platform.node()} ({os.cpu_count()} CPUs), {SPEC.name}: "
-              f"{len(recording.audio) / 16000:.0f} s, {len(recording.speakers)} speakers", flush=True)
+              f"{len(recording.audio) / 16000:.0f} s, {len(recording.speakers)} speakers, batch size "
+              f"{args.batch_size or '1 (sequential)'}", flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
-        pipeline = load_pipeline() if args.floor or not args.reuse_unsplit else None  # one model load for both
+        pipeline = load_pipeline(args.batch_size) if args.floor or not args.reuse_unsplit else None  # one load for both
         if args.reuse_unsplit:
             whole = json.loads((args.out / "unsplit.json").read_text())
         else:

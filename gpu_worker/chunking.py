@@ -1,9 +1,10 @@
 """One long recording transcribed by several workers at once: where it is cut, what one chunk returns, the merge.
 
-Cuts sit at pauses: the quietest moment near each equal share of the file. Every chunk worker decodes the same file
-the same way and computes all the cuts from the same samples, so the workers on either side of a boundary agree on
-it without talking to each other. A chunk transcribes exactly [its cut, the next cut): no word is written twice and
-none is lost. It diarizes a wider span (`context` seconds more each side) so that a speaker who says little inside
+Cuts sit between the transcriber's speech windows (gpu_worker.transcription.speech_windows), at the boundary nearest
+each equal share of the file, so that each window is decoded by one chunk exactly as the whole file decodes it; without
+windows, at the quietest moment near each share. Every chunk worker decodes the same file the same way and computes all
+the cuts from the same samples, so the workers on either side of a boundary agree on it without talking to each
+other. A chunk transcribes exactly [its cut, the next cut): no word is written twice and none is lost. It diarizes a wider span (`context` seconds more each side) so that a speaker who says little inside
 the chunk still has enough speech for an embedding. The merge links the chunks' local speakers into one set of
 labels (gpu_worker.speaker_linking) and joins the words in time order.
 """
@@ -45,11 +46,19 @@ def quietest_moment(audio: np.ndarray, around: float, search: float = PAUSE_SEAR
     return round(float(centres[best]), 3)
 
 
-def cut_points(audio: np.ndarray, chunks: int, search: float = PAUSE_SEARCH) -> list[float]:
-    """[0, cut 1, …, duration]: `chunks` spans, each boundary at the quietest moment near an equal share."""
+def cut_points(audio: np.ndarray, chunks: int, search: float = PAUSE_SEARCH,
+               windows: Sequence[tuple[float, float]] = ()) -> list[float]:
+    """[0, cut 1, …, duration]: `chunks` spans, each boundary between two speech `windows` (the middle of the gap
+    between them), the one nearest an equal share; where none is left after the previous cut, or without windows,
+    the quietest moment near the share."""
     duration = len(audio) / SAMPLE_RATE
     search = min(search, duration / (2 * chunks))  # neighbouring searches never overlap, so cuts stay in order
-    inner = [quietest_moment(audio, duration * i / chunks, search) for i in range(1, chunks)]
+    between = [round(0.5 * (a[1] + b[0]), 3) for a, b in zip(windows, windows[1:])]
+    inner: list[float] = []
+    for i in range(1, chunks):
+        share, previous = duration * i / chunks, inner[-1] if inner else 0.0
+        later = [b for b in between if b > previous]
+        inner.append(min(later, key=lambda b: abs(b - share)) if later else quietest_moment(audio, share, search))
     return [0.0, *inner, round(duration, 3)]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
 from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance
 from gpu_worker.replacements import apply_rules
 from gpu_worker.result import SpeakerTurn, TranscriptResult, Word
-from gpu_worker.transcription import Transcriber, resolve_device
+from gpu_worker.transcription import Transcriber, resolve_device, speech_windows
 from gpu_worker.voice_matching import EnrolledVoice, display_names, identify_speakers, match_voices
 from scribefleet.contract import Stage
 from scribefleet.vocabulary import compile_rules, job_terms
@@ -144,17 +143,16 @@ class Pipeline:
         terms = job_terms(options)
         reporter.step("decode")(0.0)
         audio = decode_audio(audio_path, max_seconds=self.config.max_audio_seconds, timeout=self.config.decode_timeout)
-        cuts = cut_points(audio, count)
+        windows = speech_windows(audio)
+        cuts = cut_points(audio, count, windows=windows)
         reporter.step("decode")(1.0)
         laps.lap("decode")
         turns, speakers = diarize_chunk(self.diarizer, self._voice_embedder(), audio, cuts, index, options)
         reporter.step("diarize")(1.0)
         laps.lap("diarize")
         start, end = cuts[index], cuts[index + 1]
-        piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
-        words, language = self._transcribe(piece, options, terms, task, reporter.step("transcribe"))
+        words, language = self._transcribe(audio, options, terms, task, reporter.step("transcribe"), (start, end), windows)
         laps.lap("transcribe")
-        words = [replace(w, start=round(w.start + start, 3), end=round(w.end + start, 3)) for w in words]
         log.info("chunk %d/%d done: %.1f-%.1f s, %d words, %d local speakers", index + 1, count, start, end, len(words),
                  len(speakers))
         return ChunkResult(index, start, end, assign_speakers(words, turns), turns, speakers, language, laps.timings)
@@ -201,7 +199,8 @@ class Pipeline:
         )
 
     def _transcribe(self, audio: np.ndarray, options: dict, terms: list[str], task: str,
-                    progress: Callable[[float], None]) -> tuple[list[Word], str]:
+                    progress: Callable[[float], None], span: tuple[float, float] | None = None,
+                    windows: Sequence[tuple[float, float]] | None = None) -> tuple[list[Word], str]:
         return self.transcriber.transcribe(
             audio,
             language=options.get("language"),
@@ -209,6 +208,8 @@ class Pipeline:
             initial_prompt=options.get("initial_prompt"),
             progress=progress,
             task=task,
+            span=span,
+            windows=windows,
         )
 
     def _voice_embedder(self):

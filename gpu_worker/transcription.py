@@ -2,14 +2,17 @@
 
 Production loads `/opt/models/faster-whisper-<name>` baked into the AMI; nothing is fetched from the hub at run
 time (`local_files_only`, and the directory must hold tokenizer.json, or faster-whisper would try the hub).
-On a GPU the batched pipeline decodes several VAD chunks per forward pass; on CPU the sequential decoder is as
-fast and keeps faster-whisper's defaults (beam 5, previous-text conditioning), so batch_size 1 means sequential.
+Batched (batch_size > 1, the GPU default) the file is decoded in speech windows of at most 30 s, each on its own,
+several per forward pass. The windows depend only on the file's samples (`speech_windows`), so the chunk of a split
+file that decodes exactly the windows starting inside it gets the words the whole file gets there
+(gpu_worker.chunking cuts between windows). batch_size 1 is faster-whisper's sequential decoder (beam 5,
+previous-text conditioning), where a window that starts elsewhere decodes differently.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,29 @@ log = logging.getLogger(__name__)
 # the generator runs on from file to file, so a fixed seed makes a loaded model's transcripts reproducible for the
 # same sequence of files (not per file: the second identical file may sample differently from the first).
 SAMPLING_SEED = 0
+
+
+# Whisper's window. Speech windows are packed up to this span: VAD speech segments joined while the first start and
+# the last end lie within 30 s, with the silences between them kept (faster-whisper's batched pipeline itself packs
+# 30 s of speech with the silences cut out, so its windows shift with wherever the audio starts).
+WINDOW_SECONDS = 30.0
+# The batched pipeline's own VAD settings (faster_whisper.transcribe.BatchedInferencePipeline.transcribe).
+MIN_SILENCE_MS = 160
+
+
+def speech_windows(audio: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) seconds of the windows a batched transcription decodes: Silero VAD's speech, packed ≤ 30 s."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    options = VadOptions(max_speech_duration_s=WINDOW_SECONDS, min_silence_duration_ms=MIN_SILENCE_MS)
+    windows: list[tuple[float, float]] = []
+    for speech in get_speech_timestamps(audio, options):
+        start, end = speech["start"] / SAMPLE_RATE, speech["end"] / SAMPLE_RATE
+        if windows and end - windows[-1][0] <= WINDOW_SECONDS:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def cuda_available() -> bool:
@@ -123,12 +149,16 @@ class Transcriber:
         initial_prompt: str | None = None,
         progress: Callable[[float], None] | None = None,
         task: str | None = None,
+        span: tuple[float, float] | None = None,
+        windows: Sequence[tuple[float, float]] | None = None,
     ) -> tuple[list[Word], str]:
         """Float32 16 kHz mono → (words with timestamps, language code). `language` None or 'auto' detects it.
 
         `task` 'translate' writes English words whatever the language spoken (whisper's own translation).
         `progress` gets the fraction of the audio transcribed (end of the last segment / duration); it may raise
-        to abandon the work.
+        to abandon the work. `span`: only [start, end) seconds of `audio` (a chunk of a split file), batched: the speech
+        windows that start inside it, as the whole file decodes them (`windows`, if already computed). Timestamps are
+        seconds from the start of `audio` either way.
         """
         language = self.check_language(language)
         kwargs = dict(
@@ -139,16 +169,24 @@ class Transcriber:
             word_timestamps=True,
             vad_filter=True,
         )
+        start, end = span or (0.0, len(audio) / SAMPLE_RATE)
+        piece = audio[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+        offset = start
         if self.batched is not None:
-            segments, info = self.batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
+            windows = [w for w in (speech_windows(audio) if windows is None else windows) if start <= w[0] < end]
+            clips = [{"start": a, "end": b} for a, b in windows]
+            if clips:  # else no speech: the pipeline's own VAD path answers that (no words, the language detected)
+                piece, offset = audio, 0.0
+            segments, info = self.batched.transcribe(piece, batch_size=self.batch_size, clip_timestamps=clips or None, **kwargs)
         else:
-            segments, info = self.model.transcribe(audio, **kwargs)
-        duration = max(len(audio) / SAMPLE_RATE, 1e-6)
+            segments, info = self.model.transcribe(piece, **kwargs)
+        duration = max(end - start, 1e-6)
         words: list[Word] = []
         for segment in segments:  # a generator: the decoding happens while we iterate
-            words += [Word(float(w.start), float(w.end), w.word, float(w.probability)) for w in segment.words or ()]
+            words += [Word(round(offset + w.start, 3), round(offset + w.end, 3), w.word, float(w.probability))
+                      for w in segment.words or ()]
             if progress:
-                progress(min(segment.end / duration, 1.0))
+                progress(min(max(offset + segment.end - start, 0.0) / duration, 1.0))
         if progress:
             progress(1.0)
         log.info("transcribed %.1f s: %d words, language %s", duration, len(words), info.language)

@@ -60,11 +60,13 @@ class StubTranscriber:
     def check_task(self, task):
         return task or "transcribe"
 
-    def transcribe(self, audio, language=None, hotwords=None, initial_prompt=None, progress=None, task=None):
+    def transcribe(self, audio, language=None, hotwords=None, initial_prompt=None, progress=None, task=None,
+                   span=None, windows=None):
         if progress:
             progress(0.5)
-        seconds = max(1, int(len(audio) / SAMPLE_RATE))
-        return [Word(float(i), i + 0.5, f" word{i}", 0.9) for i in range(seconds)], language or "en"
+        start, end = span or (0, len(audio) / SAMPLE_RATE)
+        seconds = range(int(start), max(int(start) + 1, int(end)))
+        return [Word(float(i), i + 0.5, f" word{i}", 0.9) for i in seconds], language or "en"
 
 
 class StubDiarizer:

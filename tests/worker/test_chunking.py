@@ -52,6 +52,24 @@ def test_cuts_stay_in_order_on_a_short_file_and_without_pauses() -> None:
     assert cuts == sorted(cuts) and len(set(cuts)) == 5
 
 
+def test_with_speech_windows_cuts_fall_between_the_windows_nearest_each_share() -> None:
+    """Each transcription window then lies in one chunk whole, decoded as the whole file decodes it."""
+    audio = speech_with_pauses(300.0, [93.0, 108.0, 205.0])
+    windows = [(0.0, 29.0), (30.0, 58.0), (59.0, 88.0), (90.0, 118.0), (121.0, 150.0), (152.0, 180.0),
+               (181.0, 209.0), (210.0, 239.0), (240.0, 269.0), (270.0, 299.0)]
+    cuts = cut_points(audio, 3, windows=windows)
+    assert cuts == [0.0, 89.0, 209.5, 300.0]  # not the quietest moments (93, 205): those lie inside windows
+    starts = [[w for w in windows if a <= w[0] < b] for a, b in zip(cuts, cuts[1:])]
+    assert all(w[1] <= b for chunk, b in zip(starts, cuts[1:]) for w in chunk)  # no window crosses a cut
+    assert sum(map(len, starts)) == len(windows)
+
+
+def test_with_too_few_windows_the_remaining_cuts_fall_back_to_pauses() -> None:
+    audio = speech_with_pauses(300.0, [93.0, 108.0, 205.0])
+    cuts = cut_points(audio, 3, windows=[(0.0, 29.0), (31.0, 60.0)])
+    assert cuts[1] == 30.0 and cuts[2] == pytest.approx(205.0, abs=0.15) and cuts == sorted(cuts)
+
+
 def test_context_span_reaches_into_the_neighbours() -> None:
     cuts = [0.0, 100.0, 200.0, 300.0]
     assert context_span(cuts, 0, 30.0) == (0.0, 130.0)

@@ -8,7 +8,8 @@ import pytest
 
 from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.selftest import word_error_rate
-from gpu_worker.transcription import Transcriber, model_name, resolve_device
+from gpu_worker.chunking import cut_points
+from gpu_worker.transcription import Transcriber, model_name, resolve_device, speech_windows
 from scribefleet.contract import ErrorCode, ScribefleetError
 from scribefleet_tools.samples import READING_VOICES, SENTENCES, have_espeak, make_dialog, synthesize
 
@@ -133,6 +134,23 @@ def test_no_speech_gives_no_words(transcriber):
 
 @pytest.mark.models
 @needs_espeak
+def test_batched_chunks_of_a_split_file_get_the_whole_files_words(model_dir, readings):
+    """Batched (the GPU path), the chunks of a split file, each decoding the speech windows that start inside it, give
+    the words the whole file gives (a ten-minute real recording: docs/benchmarks.md). Sequentially decoded, a chunk
+    starts whisper's windows and its previous-text conditioning afresh, so the words move."""
+    batched = Transcriber(model_dir, batch_size=4)
+    audio = np.concatenate([readings[voice].audio for voice in READING_VOICES])
+    windows = speech_windows(audio)
+    cuts = cut_points(audio, 2, windows=windows)
+    whole, _ = batched.transcribe(audio, language="en")
+    halves = [w for a, b in zip(cuts, cuts[1:])
+              for w in batched.transcribe(audio, language="en", span=(a, b), windows=windows)[0]]
+    between = word_error_rate("".join(w.text for w in whole), "".join(w.text for w in halves))
+    print(f"\n{len(audio) / SAMPLE_RATE:.0f} s, {len(windows)} windows, cut at {cuts[1]} s: WER halves vs whole {between:.1%}")
+    assert len(windows) >= 3 and any(b[1] <= cuts[1] <= a[0] for b, a in zip(windows, windows[1:]))
+    assert between <= 0.01 and all(a.start <= b.start for a, b in zip(halves, halves[1:]))
+
+
 def test_batched_pipeline_transcribes_as_well(model_dir, readings):
     """batch_size > 1 takes faster-whisper's BatchedInferencePipeline (the GPU path); same words on CPU."""
     batched = Transcriber(model_dir, batch_size=4)

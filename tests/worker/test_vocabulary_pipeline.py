@@ -62,6 +62,11 @@ def text_of(result) -> str:
     return " ".join(s.text for s in result.segments)
 
 
+def rule_pattern(rule: dict) -> str:
+    """What a rule matches in a transcript's text: its regular expression, or its phrase word-bounded, any case."""
+    return rule.get("pattern") or r"(?i)(?<!\w)" + r"\s+".join(map(re.escape, rule["phrase"].split())) + r"(?!\w)"
+
+
 def test_terms_alone_fix_at_least_half_of_the_misrecognised_names(results, dialog):
     spoken, _ = dialog
     before, after = names_right(spoken.text, text_of(results["none"])), names_right(spoken.text, text_of(results["terms"]))
@@ -79,8 +84,7 @@ def test_rules_fix_the_misspellings_they_name_and_break_no_name(results, dialog)
     assert [r["index"] for r in report] == list(range(len(RULES)))
     assert sum(ruled) - sum(terms) <= sum(r["replacements"] for r in report)
     for rule in RULES:  # nothing a rule names is left in the transcript
-        pattern = rule.get("pattern") or r"(?i)(?<!\w)" + r"\s+".join(map(re.escape, rule["phrase"].split())) + r"(?!\w)"
-        assert not re.search(pattern, text_of(results["rules"])), rule
+        assert not re.search(rule_pattern(rule), text_of(results["rules"])), rule
 
 
 def test_terms_and_rules_get_every_name_right(results, dialog):
@@ -107,12 +111,18 @@ def test_names_sit_where_they_were_spoken_after_rules(results, dialog):
 
 
 def test_json_lists_the_terms_and_every_rule_with_what_it_replaced(results, tmp_path):
+    """Each rule's count is what it found in the words the model wrote (the terms run hears the same words: see the
+    next test). Which names tiny.en misspells varies between machines: the commit CI landed on 2026-12-03 found
+    nothing to replace on another 2-core machine that day (the terms alone got every name right there), so the count
+    is compared with the words, not assumed to be positive."""
     data = json.loads(write_formats(results["rules"], ["json"], tmp_path, "names", {})["json"].read_text())
     assert data["vocabulary"]["terms"] == TERMS
     rules = data["vocabulary"]["rules"]
     assert [{k: v for k, v in r.items() if k in ("phrase", "pattern", "replacement")} for r in rules] == RULES
     assert all(isinstance(r["replacements"], int) and r["timed_out"] is False for r in rules)
-    assert sum(r["replacements"] for r in rules) > 0
+    assert [r["replacements"] for r in rules] == [r["replacements"] for r in results["rules"].vocabulary["rules"]]
+    written = text_of(results["terms"])
+    assert sum(r["replacements"] for r in rules) >= sum(len(re.findall(rule_pattern(rule), written)) for rule in RULES)
     assert data["task"] == "transcribe" and results["none"].vocabulary == {}
 
 

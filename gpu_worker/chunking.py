@@ -2,11 +2,12 @@
 
 With batched decoding, cuts sit between the transcriber's speech windows (gpu_worker.transcription.speech_windows), at
 the boundary nearest each equal share of the file, so that each window is decoded by one chunk exactly as the whole
-file decodes it; without windows (the sequential decoder), at the quietest moment near each share. Every chunk worker decodes the same file the same way and computes all
-the cuts from the same samples, so the workers on either side of a boundary agree on it without talking to each
-other. A chunk transcribes exactly [its cut, the next cut): no word is written twice and none is lost. It diarizes a wider span (`context` seconds more each side) so that a speaker who says little inside
-the chunk still has enough speech for an embedding. The merge links the chunks' local speakers into one set of
-labels (gpu_worker.speaker_linking) and joins the words in time order.
+file decodes it; without windows (the sequential decoder), at the quietest moment near each share. Every chunk worker
+decodes the same file the same way and computes all the cuts from the same samples, so the workers on either side of
+a boundary agree on it without talking to each other. A chunk transcribes exactly [its cut, the next cut): no word is
+written twice and none is lost. It diarizes a wider span (`context` seconds more each side) so that a speaker who says
+little inside the chunk still has enough speech for an embedding. The merge links the chunks' local speakers into one
+set of labels (gpu_worker.speaker_linking) and joins the words in time order.
 """
 from __future__ import annotations
 

@@ -156,7 +156,7 @@ class Pipeline:
         laps.lap("diarize")
         start, end = cuts[index], cuts[index + 1]
         words, language = self._transcribe(audio, options, terms, task, reporter.step("transcribe"), (start, end),
-                                           windows or None)
+                                           windows)
         laps.lap("transcribe")
         log.info("chunk %d/%d done: %.1f-%.1f s, %d words, %d local speakers", index + 1, count, start, end, len(words),
                  len(speakers))

@@ -177,7 +177,8 @@ class Transcriber:
             clips = [{"start": a, "end": b} for a, b in windows]
             if clips:  # else no speech: the pipeline's own VAD path answers that (no words, the language detected)
                 piece, offset = audio, 0.0
-            segments, info = self.batched.transcribe(piece, batch_size=self.batch_size, clip_timestamps=clips or None, **kwargs)
+            segments, info = self.batched.transcribe(piece, batch_size=self.batch_size, clip_timestamps=clips or None,
+                                                     **kwargs)
         else:
             segments, info = self.model.transcribe(piece, **kwargs)
         duration = max(end - start, 1e-6)

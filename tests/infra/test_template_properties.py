@@ -21,6 +21,8 @@ import yaml
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
+from tests.support.iam_calls import as_list
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -98,10 +100,6 @@ def transformed(template) -> dict[str, Any]:
 
 def of_type(resources: dict, kind: str) -> dict[str, dict]:
     return {name: res for name, res in resources.items() if res["Type"] == kind}
-
-
-def as_list(value: Any) -> list:
-    return value if isinstance(value, list) else [value]
 
 
 def iam_statements(resources: dict) -> Iterator[tuple[str, dict]]:

@@ -68,6 +68,11 @@ def component() -> str | None:
     return None
 
 
+def as_list(value: Any) -> list:
+    """An IAM policy field that may hold one value or a list of them, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
 def granted_actions(cfn_template: dict[str, Any], role: str) -> set[str]:
     """Every action an Allow statement gives the role: its inline policies and policies attached to it (AWS managed
     policies are SAM's logs and X-Ray ones, which our code never calls through the SDK)."""
@@ -77,10 +82,9 @@ def granted_actions(cfn_template: dict[str, Any], role: str) -> set[str]:
                   if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"].get("Roles", [])]
     actions = set()
     for document in documents:
-        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
-        for st in statements:
+        for st in as_list(document["Statement"]):
             if st["Effect"] == "Allow":
-                actions |= set(st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+                actions |= set(as_list(st["Action"]))
     return actions
 
 

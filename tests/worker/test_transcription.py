@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
+from gpu_worker.chunking import cut_points
 from gpu_worker.media import SAMPLE_RATE
 from gpu_worker.selftest import word_error_rate
-from gpu_worker.chunking import cut_points
 from gpu_worker.transcription import Transcriber, model_name, resolve_device, speech_windows
 from scribefleet.contract import ErrorCode, ScribefleetError
 from scribefleet_tools.samples import READING_VOICES, SENTENCES, have_espeak, make_dialog, synthesize
@@ -146,11 +146,14 @@ def test_batched_chunks_of_a_split_file_get_the_whole_files_words(model_dir, rea
     halves = [w for a, b in zip(cuts, cuts[1:])
               for w in batched.transcribe(audio, language="en", span=(a, b), windows=windows)[0]]
     between = word_error_rate("".join(w.text for w in whole), "".join(w.text for w in halves))
-    print(f"\n{len(audio) / SAMPLE_RATE:.0f} s, {len(windows)} windows, cut at {cuts[1]} s: WER halves vs whole {between:.1%}")
+    print(f"\n{len(audio) / SAMPLE_RATE:.0f} s, {len(windows)} windows, cut at {cuts[1]} s: "
+          f"WER halves vs whole {between:.1%}")
     assert len(windows) >= 3 and any(b[1] <= cuts[1] <= a[0] for b, a in zip(windows, windows[1:]))
     assert between <= 0.01 and all(a.start <= b.start for a, b in zip(halves, halves[1:]))
 
 
+@pytest.mark.models
+@needs_espeak
 def test_batched_pipeline_transcribes_as_well(model_dir, readings):
     """batch_size > 1 takes faster-whisper's BatchedInferencePipeline (the GPU path); same words on CPU."""
     batched = Transcriber(model_dir, batch_size=4)

@@ -62,11 +62,6 @@ def text_of(result) -> str:
     return " ".join(s.text for s in result.segments)
 
 
-def rule_pattern(rule: dict) -> str:
-    """What a rule matches in a transcript's text: its regular expression, or its phrase word-bounded, any case."""
-    return rule.get("pattern") or r"(?i)(?<!\w)" + r"\s+".join(map(re.escape, rule["phrase"].split())) + r"(?!\w)"
-
-
 def test_terms_alone_fix_at_least_half_of_the_misrecognised_names(results, dialog):
     spoken, _ = dialog
     before, after = names_right(spoken.text, text_of(results["none"])), names_right(spoken.text, text_of(results["terms"]))
@@ -83,8 +78,8 @@ def test_rules_fix_the_misspellings_they_name_and_break_no_name(results, dialog)
     report = results["rules"].vocabulary["rules"]
     assert [r["index"] for r in report] == list(range(len(RULES)))
     assert sum(ruled) - sum(terms) <= sum(r["replacements"] for r in report)
-    for rule in RULES:  # nothing a rule names is left in the transcript
-        assert not re.search(rule_pattern(rule), text_of(results["rules"])), rule
+    for rule in compile_rules({"rules": RULES}):  # nothing a rule names is left in the transcript
+        assert not rule.compiled.search(text_of(results["rules"])), rule.describe()
 
 
 def test_terms_and_rules_get_every_name_right(results, dialog):
@@ -122,7 +117,8 @@ def test_json_lists_the_terms_and_every_rule_with_what_it_replaced(results, tmp_
     assert all(isinstance(r["replacements"], int) and r["timed_out"] is False for r in rules)
     assert [r["replacements"] for r in rules] == [r["replacements"] for r in results["rules"].vocabulary["rules"]]
     written = text_of(results["terms"])
-    assert sum(r["replacements"] for r in rules) >= sum(len(re.findall(rule_pattern(rule), written)) for rule in RULES)
+    found = sum(len(rule.compiled.findall(written)) for rule in compile_rules({"rules": RULES}))
+    assert sum(r["replacements"] for r in rules) >= found
     assert data["task"] == "transcribe" and results["none"].vocabulary == {}
 
 

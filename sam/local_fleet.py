@@ -31,7 +31,11 @@ from gpu_worker.cpu_threads import thread_environment
 
 REPO = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
-RETIRE_GRACE_SECONDS = 3.0  # after leaving the group, before SIGTERM
+# After an instance leaves the group, before its process gets SIGTERM: the OS shutdown of EC2's default terminate
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-terminate-methods.html). A self-retired worker has
+# logged "worker exiting" by then but its interpreter is still unloading the models: 1.8 s on a quiet machine and
+# over 4 s beside three test processes on 2 cores, where a 3 s grace SIGTERMed one (exit -15 instead of 0).
+RETIRE_GRACE_SECONDS = 20.0
 # Peak resident memory of one local worker (tiny.en int8 + the default diarizer) on the demo's 3-speaker clip was
 # 0.69-0.71 GB (benchmarks/bench_local_threads.py, docs/benchmarks.md "Local fleet threads"); rounded up, with room
 # for the decoder child and longer files.

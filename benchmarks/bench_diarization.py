@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_diarization.py --real [--split dev|test|both] [--backends default,pyannote]
     .venv/bin/python benchmarks/bench_diarization.py [--backends default,pyannote] [--pyannote-step 0.1]
         [--pyannote-model-dir /opt/models/pyannote-community-1]   # the production pipeline, where it can be had
+    .venv/bin/python benchmarks/bench_diarization.py --embedding-batches 8,64   # CAM++ batch sizes side by side
 
 --real: the recordings of benchmarks/real_speech.py (fetched and checked first; DEV = AMI train + development and
 council dialogs of three meetings, TEST = AMI test, sample.wav and council dialogs of two other meetings), each
@@ -115,6 +116,35 @@ def real(args) -> None:
               f"| {np.mean([r for _, r in rows]):.3f} |")
 
 
+def embedding_batches(sizes: list[int]) -> None:
+    """The default backend's model work (VAD + CAM++) on the TEST recordings with each CAM++ batch size, the sizes
+    interleaved over three rounds so that a busy neighbour slows them alike; embeddings compared with the first size's."""
+    import numpy as np
+
+    from benchmarks import real_speech
+
+    real_speech.fetch()
+    diarizer = load_diarizer("default")
+    data = real_speech.recordings(real_speech.TEST)
+    audio_s = sum(rec.duration for rec in data)
+    times: dict[int, list[tuple[float, float]]] = {b: [] for b in sizes}
+    embeddings: dict[int, list[np.ndarray]] = {}
+    for _ in range(3):
+        for b in sizes:
+            diarizer.embedder.batch_size = b
+            start, cpu = time.perf_counter(), time.process_time()
+            runs = [diarizer.analyse(rec.audio) for rec in data]
+            times[b].append((time.perf_counter() - start, time.process_time() - cpu))
+            embeddings[b] = [np.concatenate([a.segment_embeddings, a.window_embeddings]) for a in runs]
+    n = sum(len(e) for e in embeddings[sizes[0]])
+    print(f"{len(data)} TEST recordings, {audio_s:.0f} s of audio, {n} windows embedded; VAD included; best of 3 rounds")
+    print("| CAM++ batch | wall s | CPU s | RTF | max embedding difference vs the first size |\n|---|---|---|---|---|")
+    for b in sizes:
+        wall, cpu = min(times[b])
+        drift = max(float(np.abs(e - f).max()) for e, f in zip(embeddings[b], embeddings[sizes[0]]) if e.size)
+        print(f"| {b} | {wall:.1f} | {cpu:.1f} | {wall / audio_s:.4f} | {drift:.1e} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real", action="store_true", help="real recordings (benchmarks/real_speech.py)")
@@ -128,7 +158,11 @@ def main() -> None:
     parser.add_argument("--pyannote-step", type=float, default=0.1, help="segmentation hop as a fraction of 10 s")
     parser.add_argument("--pyannote-model-dir", help="score a pyannote pipeline directory (e.g. community-1, as baked "
                         "into the AMI) instead of the bundled weights; --pyannote-step is then the pipeline's own")
+    parser.add_argument("--embedding-batches", help="CAM++ batch sizes to time side by side (e.g. 8,64), nothing else")
     args = parser.parse_args()
+    if args.embedding_batches:
+        embedding_batches([int(b) for b in args.embedding_batches.split(",")])
+        return
     if args.real:
         real(args)
         return

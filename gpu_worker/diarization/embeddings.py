@@ -48,10 +48,13 @@ def fbank(audio: torch.Tensor) -> torch.Tensor:
 class CamPlusPlus:
     """Embeds spans of one file: `embed(audio, spans)` → (n, 192) L2-normalised float32."""
 
-    def __init__(self, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, device: str = "cpu", batch_size: int | None = None):
         self.device = torch.device(device)
         self.model = load_campplus(self.device)
-        self.batch_size = batch_size
+        # On CPU a large batch is slower per window: CAM++'s 2-D conv head on 64 windows works on tensors too big for
+        # the caches (1.5 s windows: about 3x the time per window of a batch of 8; benchmarks/bench_diarization.py
+        # --embedding-batches). A GPU wants large batches.
+        self.batch_size = batch_size or (64 if self.device.type == "cuda" else 8)
 
     @torch.inference_mode()
     def embed_features(self, feats: list[torch.Tensor]) -> np.ndarray:

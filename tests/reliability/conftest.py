@@ -97,6 +97,7 @@ class KillSwitch:
     def __init__(self, stage: str | None, when: Callable[[], bool] = lambda: True):
         assert stage is None or stage in STAGES
         self.stage, self.when, self.fired = stage, when, threading.Event()
+        self.input_keys: list[str] = []  # the upload of every job its worker downloaded, in order
 
     def reached(self, stage: str) -> None:
         if stage == self.stage and not self.fired.is_set() and self.when():
@@ -122,6 +123,7 @@ class KillableS3:
         self.real, self.switch, self.uploads = real, switch, 0
 
     def get_object(self, **kwargs):
+        self.switch.input_keys.append(kwargs["Key"])
         self.switch.reached("download")
         return self.real.get_object(**kwargs)
 

@@ -18,7 +18,8 @@ import pytest
 
 from gpu_worker.fleet import AutoScalingFleet
 from tests.reliability.conftest import (
-    HEARTBEAT_SECONDS, REGION, STAGES, InjectedErrors, KillSwitch, audit, decoding_pipeline, retry_causes, wait_until,
+    HEARTBEAT_SECONDS, REGION, STAGES, InjectedErrors, KillSwitch, Worker, audit, decoding_pipeline, retry_causes,
+    wait_until,
 )
 from tests.support.media import wav_bytes
 
@@ -45,18 +46,38 @@ def result_of(stack, prefix: str) -> dict:
 
 
 # ---------------------------------------------------------------- a worker dies mid-stage
+@pytest.fixture(scope="module")
+def stage_kills(rel_stack, uploads, fleet) -> tuple[dict[str, Worker], list[Worker]]:
+    """One job killed in each stage, the five side by side, so their heartbeat time-outs pass together: five jobs
+    queued first, then one doomed worker per stage. Each doomed worker claims one queued job and dies in it, long
+    before the first time-out can queue a retry, so no retry reaches a doomed worker; two healthy ones then take the
+    five retries."""
+    for stage in STAGES:
+        uploads(f"uploads/u4/kill-{stage}/a.wav", wav_bytes(2.0), {"formats": "txt,srt,vtt"})
+    sqs = boto3.client("sqs", region_name=REGION)
+    queued = lambda: sqs.get_queue_attributes(  # noqa: E731
+        QueueUrl=rel_stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"]
+    wait_until(lambda: queued() == str(len(STAGES)), timeout=30)
+    doomed = {stage: fleet.start(worker_id=f"i-doomed-{stage}", kill=KillSwitch(stage)) for stage in STAGES}
+    wait_until(lambda: not any(w.alive for w in doomed.values()), timeout=30)
+    healthy = [fleet.start(worker_id=f"i-healthy-{n}") for n in range(2)]
+    wait_until(lambda: sum(w.agent.completed for w in healthy) >= len(STAGES), timeout=60)
+    return doomed, healthy
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_worker_killed_in_each_stage_is_retried_and_completes_once(rel_stack, uploads, fleet, job_ledger, stage):
-    pid, prefix = f"u4-kill-{stage}", f"transcripts/u4/kill-{stage}/"
-    doomed = fleet.start(worker_id=f"i-doomed-{stage}", kill=KillSwitch(stage))
-    uploads(f"uploads/u4/kill-{stage}/a.wav", wav_bytes(2.0), {"formats": "txt,srt,vtt"})
-    wait_until(lambda: not doomed.alive, timeout=20)
-    assert doomed.outcome == [f"killed in {stage}"] and doomed.agent.completed == 0
-    healthy = fleet.start(worker_id=f"i-healthy-{stage}")
+def test_worker_killed_in_each_stage_is_retried_and_completes_once(rel_stack, stage_kills, job_ledger, stage):
+    doomed, healthy = stage_kills
+    worker = doomed[stage]
+    assert worker.outcome == [f"killed in {stage}"] and worker.agent.completed == 0
+    assert len(worker.switch.input_keys) == 1  # it died in its first job
+    assert len({w.switch.input_keys[0] for w in doomed.values()}) == len(STAGES)  # one job each
+    user, transcript = worker.switch.input_keys[0].split("/")[1:3]
+    pid, prefix = f"{user}-{transcript}", f"transcripts/{user}/{transcript}/"
 
     item = audit(rel_stack, [pid], job_ledger)[pid]
-    assert item["status"] == "COMPLETED" and item["attempts"] == 2 and item["workerId"] == f"i-healthy-{stage}"
-    assert healthy.agent.completed == 1
+    assert item["status"] == "COMPLETED" and item["attempts"] == 2 and item["workerId"] in {w.agent.channel.worker_id for w in healthy}
+    assert sum(w.agent.completed for w in healthy) == len(STAGES)
     versions = output_versions(rel_stack, prefix)
     assert set(versions) == {prefix + n for n in ("a.txt", "a.srt", "a.vtt", "result.json")}  # nothing partial, nothing stray
     assert versions[prefix + "result.json"] == 1

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from gpu_worker.fleet import AutoScalingFleet
+from scribefleet.contract import output_prefix, parse_input_key
 from tests.reliability.conftest import (
     HEARTBEAT_SECONDS, REGION, STAGES, InjectedErrors, KillSwitch, Worker, audit, decoding_pipeline, retry_causes,
     wait_until,
@@ -72,8 +73,8 @@ def test_worker_killed_in_each_stage_is_retried_and_completes_once(rel_stack, st
     assert worker.outcome == [f"killed in {stage}"] and worker.agent.completed == 0
     assert len(worker.switch.input_keys) == 1  # it died in its first job
     assert len({w.switch.input_keys[0] for w in doomed.values()}) == len(STAGES)  # one job each
-    user, transcript = worker.switch.input_keys[0].split("/")[1:3]
-    pid, prefix = f"{user}-{transcript}", f"transcripts/{user}/{transcript}/"
+    key = parse_input_key(worker.switch.input_keys[0])
+    pid, prefix = key.process_id, output_prefix(key.user_id, key.transcript_id)
 
     item = audit(rel_stack, [pid], job_ledger)[pid]
     assert item["status"] == "COMPLETED" and item["attempts"] == 2 and item["workerId"] in {w.agent.channel.worker_id for w in healthy}

@@ -23,9 +23,10 @@ install: sysdeps .venv/.installed
 real-speech: install
 	$(PY) benchmarks/real_speech.py
 
-# Two test processes (pytest-xdist), each module whole in one of them (module fixtures run once), the model and
-# end-to-end modules first (tests/conftest.py); each process gets its share of the cores (docs/reliability.md).
-TEST_PROCESSES ?= 2
+# Three test processes (pytest-xdist), each module whole in one of them (module fixtures run once), the longest
+# modules first (tests/conftest.py); on 2 cores the third fills the CPU the others leave while they wait out heartbeat
+# time-outs and worker start-ups, and each process gets its share of the cores for its thread pools (docs/reliability.md).
+TEST_PROCESSES ?= 3
 PYTEST_PARALLEL = -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 test: install real-speech

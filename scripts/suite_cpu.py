@@ -1,19 +1,19 @@
 """CPU time of the test suite per module: a pytest plugin, and a summary of what it wrote (docs/reliability.md).
 
     rm -rf /tmp/suite-cpu && SUITE_CPU_DIR=/tmp/suite-cpu PYTHONPATH=scripts \
-        .venv/bin/python -m pytest -n 2 --dist loadfile -p suite_cpu
-    .venv/bin/python scripts/suite_cpu.py /tmp/suite-cpu
+        .venv/bin/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder -p suite_cpu
+    .venv/bin/python scripts/suite_cpu.py /tmp/suite-cpu [--write-order tests/module_seconds.json]
 
 Per test: CPU of the test process (all its threads) and of the child processes it reaped, and wall time. Children
 still running when a test ends (a local stack's workers) are counted when reaped, if ever.
 """
 from __future__ import annotations
 
+import argparse
 import collections
 import json
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
@@ -38,7 +38,7 @@ def pytest_runtest_protocol(item, nextitem):
         f.write(json.dumps(record) + "\n")
 
 
-def main(directory: str) -> None:
+def main(directory: str, order_file: str | None = None) -> None:
     rows = [json.loads(line) for path in Path(directory).glob("*.jsonl") for line in path.open()]
     modules: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])
     for r in rows:
@@ -49,7 +49,17 @@ def main(directory: str) -> None:
     print("| module | CPU own s | CPU children s | wall s | tests |\n|---|---|---|---|---|")
     for name, (own, children, wall, n) in sorted(modules.items(), key=lambda kv: -(kv[1][0] + kv[1][1])):
         print(f"| {name} | {own:.0f} | {children:.0f} | {wall:.0f} | {n} |")
+    if order_file:  # what tests/conftest.py sorts the modules by, longest first
+        walls = {name: round(m[2], 1) for name, m in sorted(modules.items())}
+        ran = max(path.stat().st_mtime for path in Path(directory).glob("*.jsonl"))
+        Path(order_file).write_text(json.dumps({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ran)),
+                                                "wall_seconds": walls}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", help="SUITE_CPU_DIR of the run")
+    parser.add_argument("--write-order", metavar="JSON", help="write each module's wall seconds here "
+                        "(tests/module_seconds.json: the order tests/conftest.py gives the test processes)")
+    args = parser.parse_args()
+    main(args.directory, args.write_order)

@@ -27,9 +27,18 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
 
     os.environ.update(thread_environment(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
+from moto.core.config import default_user_config
+
+# moto resets boto3's default session at every mock start so that a later unmocked test cannot reach AWS with the
+# fake credentials (moto docs, Configuration: "reset_boto3_session"). Here no test reaches AWS, and the reset costs
+# every test a new session whose botocore loader re-parses each service's JSON model: a third of the CPU of the tiers
+# that deploy template.yaml. Keep the one session; every mock still starts with empty backends.
+default_user_config["core"]["reset_boto3_session"] = False
 
 # moto's ASL interpreter logs every caught state error with its whole parse tree: failure paths are expected here.
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
@@ -49,16 +58,22 @@ def roles_grant_what_components_call():
     assert not missing, f"AWS calls that the caller's IAM role in template.yaml does not allow: {missing}"
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Modules that run real models or the whole local stack first (those doing both, then models, then the stack),
-    then the rest; a stable sort, so every xdist process collects the same order, as xdist requires. With
-    `--dist loadfile --no-loadscope-reorder` (the Makefile) the longest modules start at once on separate processes,
-    instead of one of them starting last and running alone at the end."""
-    def tier(marker: str) -> set[str]:
-        return {item.module.__name__ for item in items if item.get_closest_marker(marker)}
+def _scheduling_unit(nodeid: str) -> str:
+    """What one xdist process runs whole: a module, except that the end-to-end modules form one unit (below)."""
+    return "tests/e2e" if nodeid.startswith("tests/e2e/") else nodeid.split("::")[0]
 
-    models, e2e = tier("models"), tier("e2e")
-    items.sort(key=lambda item: (item.module.__name__ not in models, item.module.__name__ not in e2e))
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Longest unit first, by the wall seconds of each module that scripts/suite_cpu.py last measured
+    (tests/module_seconds.json); a stable sort, so every xdist process collects the same order, as xdist requires.
+    With `--dist loadfile --no-loadscope-reorder` (the Makefile) the longest units start at once, one per process,
+    and the short ones fill in at the end, so no process runs alone for long. A module not yet measured counts as
+    short; `scripts/suite_cpu.py --write-order` refreshes the file."""
+    walls = json.loads((Path(__file__).parent / "module_seconds.json").read_text())["wall_seconds"]
+    units: dict[str, float] = {}
+    for module, seconds in walls.items():
+        units[_scheduling_unit(module)] = units.get(_scheduling_unit(module), 0.0) + seconds
+    items.sort(key=lambda item: -units.get(_scheduling_unit(item.nodeid), 0.0))
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: the suite also runs without xdist (e.g. `-p no:xdist`)
@@ -71,6 +86,6 @@ def pytest_xdist_make_scheduler(config, log):
 
     class LoadFileOneLocalStack(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "tests/e2e" if nodeid.startswith("tests/e2e/") else super()._split_scope(nodeid)
+            return _scheduling_unit(nodeid)
 
     return LoadFileOneLocalStack(config, log)

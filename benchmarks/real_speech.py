@@ -37,12 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
+from gpu_worker.media import SAMPLE_RATE  # the rate the worker decodes to: what the diarizers are scored at
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("SCRIBEFLEET_REAL_SPEECH_CACHE", ROOT / ".cache" / "real-speech"))
 MANIFEST = Path(__file__).with_name("real_speech.sha256")
-SAMPLE_RATE = 16000
 DEV, TEST = "dev", "test"
 
 

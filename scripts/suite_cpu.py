@@ -39,7 +39,8 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def main(directory: str, order_file: str | None = None) -> None:
-    rows = [json.loads(line) for path in Path(directory).glob("*.jsonl") for line in path.open()]
+    paths = list(Path(directory).glob("*.jsonl"))
+    rows = [json.loads(line) for path in paths for line in path.open()]
     modules: dict[str, list[float]] = collections.defaultdict(lambda: [0.0, 0.0, 0.0, 0])
     for r in rows:
         m = modules[r["id"].split("::")[0]]
@@ -51,7 +52,7 @@ def main(directory: str, order_file: str | None = None) -> None:
         print(f"| {name} | {own:.0f} | {children:.0f} | {wall:.0f} | {n} |")
     if order_file:  # what tests/conftest.py sorts the modules by, longest first
         walls = {name: round(m[2], 1) for name, m in sorted(modules.items())}
-        ran = max(path.stat().st_mtime for path in Path(directory).glob("*.jsonl"))
+        ran = max(path.stat().st_mtime for path in paths)
         Path(order_file).write_text(json.dumps({"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ran)),
                                                 "wall_seconds": walls}, indent=1) + "\n")
 

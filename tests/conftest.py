@@ -27,6 +27,7 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
 
     os.environ.update(thread_environment(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
+import collections
 import json
 import logging
 from pathlib import Path
@@ -70,10 +71,10 @@ def pytest_collection_modifyitems(config, items) -> None:
     and the short ones fill in at the end, so no process runs alone for long. A module not yet measured counts as
     short; `scripts/suite_cpu.py --write-order` refreshes the file."""
     walls = json.loads((Path(__file__).parent / "module_seconds.json").read_text())["wall_seconds"]
-    units: dict[str, float] = {}
+    units: collections.Counter[str] = collections.Counter()
     for module, seconds in walls.items():
-        units[_scheduling_unit(module)] = units.get(_scheduling_unit(module), 0.0) + seconds
-    items.sort(key=lambda item: -units.get(_scheduling_unit(item.nodeid), 0.0))
+        units[_scheduling_unit(module)] += seconds
+    items.sort(key=lambda item: -units[_scheduling_unit(item.nodeid)])
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: the suite also runs without xdist (e.g. `-p no:xdist`)

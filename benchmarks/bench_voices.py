@@ -113,6 +113,13 @@ class Diarized:
     turns: list[SpeakerTurn]
     embeddings: dict[str, np.ndarray]
     identity: dict[str, str]
+    narrow: dict[str, np.ndarray] = field(default_factory=dict)  # the clusters heard through 8 kHz (--band matched)
+
+
+def add_narrow_band(dialogs: list[Diarized], embedder) -> None:
+    for d in dialogs:
+        if not d.narrow:
+            d.narrow = speaker_embeddings(embedder, narrow_band(d.recording.audio), d.turns)
 
 
 def diarize_all(diarizer, embedder, voice_sets, seeds) -> list[Diarized]:
@@ -213,6 +220,27 @@ class SNorm:
         return 0.5 * ((raw - ma[:, None]) / sa[:, None] + (raw - mb[None]) / sb[None])
 
 
+def narrow_band(audio: np.ndarray) -> np.ndarray:
+    """16 kHz → 8 kHz → 16 kHz: the band an 8 kHz enrollment clip keeps once the worker has decoded it."""
+    from scipy.signal import resample_poly
+
+    return resample_poly(resample_poly(audio, 1, 2), 2, 1).astype(np.float32)[: len(audio)]
+
+
+class MatchedBand:
+    """Scores a phone-enrolled voice against the cluster's speech heard through the same 8 kHz band, a studio one
+    against the cluster as recorded (an experiment: docs/benchmarks.md, "Voice enrollment")."""
+
+    def __init__(self, dialogs: list[Diarized], phone_voices: list[EnrolledVoice]):
+        self.narrow = {id(d.embeddings): d.narrow for d in dialogs}
+        self.phone = {id(v) for v in phone_voices}
+
+    def __call__(self, speakers, voices) -> np.ndarray:
+        narrow = self.narrow[id(speakers)]
+        return np.array([[float((narrow if id(v) in self.phone else speakers)[label] @ v.embedding) for v in voices]
+                         for label in speakers], dtype=np.float32).reshape(len(speakers), len(voices))
+
+
 # ------------------------------------------------------------------------------------------------ evaluation
 
 
@@ -276,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cohort", choices=("none", "ami"), default="none",
                         help="ami: S-norm scores against a cohort of DEV AMI speakers, threshold calibrated on DEV in "
                         "those units (an experiment; the product scores raw cosine)")
+    parser.add_argument("--band", choices=("as-recorded", "matched"), default="as-recorded",
+                        help="matched: a phone-enrolled voice is scored against the cluster's speech through an 8 kHz "
+                        "band (an experiment; the product compares every voice with the speech as recorded)")
     args = parser.parse_args(argv)
+    if args.band == "matched" and args.cohort != "none":
+        parser.error("--band matched and --cohort are separate experiments")
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
     from gpu_worker.diarization import load_diarizer
     from gpu_worker.voice_library import ClipEmbedder
@@ -298,16 +331,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.cohort == "ami":
             scoring = SNorm(ami_cohort(embedder))
             print(f"scores: S-norm against {len(scoring.cohort)} cohort embeddings (DEV AMI speakers, as recorded and phone band)")
+        if args.band == "matched":
+            add_narrow_band(dev, embedder)
+            scoring = MatchedBand(dev, dev_voices["phone"])
+            print("scores: phone-enrolled voices against the clusters heard through an 8 kHz band")
         threshold, genuine, impostor = calibrate(dev, dev_voices["studio"] + dev_voices["phone"], scoring)
         print(f"DEV genuine similarity min {min(genuine):.3f} mean {np.mean(genuine):.3f} (n={len(genuine)}); "
               f"impostor max {max(impostor):.3f} mean {np.mean(impostor):.3f} (n={len(impostor)})")
         print(f"DEV calibrated threshold {threshold:.3f} (gpu_worker.voice_matching.MATCH_THRESHOLD = {MATCH_THRESHOLD})")
-        used = threshold if scoring is not similarities else MATCH_THRESHOLD  # DEV's in S-norm units, or the shipped one
+        used = threshold if scoring is not similarities else MATCH_THRESHOLD  # an experiment's DEV threshold, or the shipped one
 
         print("TEST: dialogs of three of", ", ".join(TEST_VOICES))
         test = diarize_all(diarizer, embedder, list(itertools.combinations(TEST_VOICES, 3)), seeds)
         for quality in ("studio", "phone"):
             library = {v.name: v for v in enroll(embedder, TEST_VOICES + DEV_VOICES, quality, scratch)}
+            if args.band == "matched":
+                add_narrow_band(test, embedder)
+                scoring = MatchedBand(test, list(library.values()) if quality == "phone" else [])
             two, none = evaluate(test, library, used, scoring)
             print(two.line(f"TEST {quality} enrollment, 2 of 3 enrolled"))
             print(none.line(f"TEST {quality} enrollment, none present ({len(library) - 3} absent voices enrolled)"))

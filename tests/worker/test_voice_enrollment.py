@@ -137,7 +137,9 @@ def run_pipeline(s3, embedder, dialog, tmp_path, options=None):
 
 @pytest.mark.xfail(strict=True, reason="phone-quality enrollment is not recognised in the studio recording: Herbold "
                    "from an 8 kHz 16 kb/s mp3 stays unnamed at MATCH_THRESHOLD 0.70 (bench_voices TEST: phone-enrolled "
-                   "recall 0.70, 14/30 trials passed; docs/benchmarks.md)")
+                   "recall 0.70, 14/30 trials passed; docs/benchmarks.md). Scoring her against the speech heard through the "
+                   "same 8 kHz band recognises every phone-enrolled voice but gives 18 false names in 10 none-present "
+                   "trials (bench_voices --band matched, 2026-12-04)")
 def test_enrolled_voices_name_their_speakers_and_the_third_stays_unnamed(s3, embedder, dialog, tmp_path):
     result, truth = run_pipeline(s3, embedder, dialog, tmp_path)
     named = {truth[label]: name for label, name in result.speaker_names.items()}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gpu_worker.chunking import ChunkResult
 from gpu_worker.fleet import Fleet
@@ -186,7 +186,18 @@ class Agent:
                     "idle_seconds": round(self.clock() - idle_since, 1), "instance": self.fleet.instance_id,
                     "reason": decision.reason})
                 self._leave_board()
-                self.fleet.retire()
+                try:
+                    self.fleet.retire()
+                except (BotoCoreError, ClientError) as error:
+                    # TerminateInstanceInAutoScalingGroup answers ScalingActivityInProgress or ResourceContention
+                    # while the group is busy (API reference), which botocore's retries do not cover: stay, work on
+                    # and ask again after the next empty receive rather than crash and start the idle wait anew.
+                    self.log.warning("could not retire; staying in the fleet", extra={
+                        "instance": self.fleet.instance_id, "error": str(error)})
+                    ask_in = self.settings.poll_seconds
+                    continue
+                if not self.fleet.await_termination(self.stopping):
+                    self.log.warning("retired, but no shutdown came; exiting", extra={"instance": self.fleet.instance_id})
                 return "retired"
             ask_in = decision.recheck_in
         return "stopped"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import urllib.request
 from typing import Protocol
 
@@ -12,6 +13,9 @@ class Fleet(Protocol):
     def retire(self) -> None:
         """Leave the fleet for good: terminate this instance and lower desired capacity by one."""
 
+    def await_termination(self, stopping: threading.Event) -> bool:
+        """After retire(): return when this process should end (True: the stop came, False: it did not in time)."""
+
 
 class AutoScalingFleet:
     """Self-retirement on EC2. Instances are launched scale-in protected, so lowering desired capacity can only
@@ -19,9 +23,10 @@ class AutoScalingFleet:
 
     IMDS = "http://169.254.169.254/latest"
 
-    def __init__(self, autoscaling, instance_id: str | None = None):
+    def __init__(self, autoscaling, instance_id: str | None = None, termination_wait: float = 600.0):
         self.autoscaling = autoscaling
         self.instance_id = instance_id or self._instance_id_from_imds()
+        self.termination_wait = termination_wait
 
     def _instance_id_from_imds(self) -> str:
         token_request = urllib.request.Request(
@@ -36,6 +41,14 @@ class AutoScalingFleet:
             InstanceId=self.instance_id, ShouldDecrementDesiredCapacity=True
         )
 
+    def await_termination(self, stopping: threading.Event) -> bool:
+        """Wait for the shutdown's SIGTERM. TerminateInstanceInAutoScalingGroup only makes a termination request ("The
+        instance is not terminated immediately", API reference: TerminateInstanceInAutoScalingGroup). A worker that
+        exited now would be started again by systemd (Restart=always) on the doomed instance, and could claim a job
+        that the shutdown then cuts short. False when no stop came within `termination_wait` (the worker then exits
+        and systemd starts it again: a machine that stays should work, not idle)."""
+        return stopping.wait(self.termination_wait)
+
 
 class ProcessFleet:
     """A worker with no instance to terminate (a developer's laptop): retiring just ends the process."""
@@ -45,3 +58,6 @@ class ProcessFleet:
 
     def retire(self) -> None:
         return None
+
+    def await_termination(self, stopping: threading.Event) -> bool:
+        return True  # nothing to wait for: the process ending is the retirement

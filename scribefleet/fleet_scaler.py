@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from scribefleet.contract import JobStatus, WorkKind
 from scribefleet.job_queries import jobs_with_status
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
@@ -55,6 +57,28 @@ def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: in
         busy_remaining_seconds=queue.busy_remaining_seconds,
         queued_longest_seconds=queue.queued_longest_seconds,
     )
+
+
+ZONE_REBALANCING = "AZRebalance"
+
+
+def keep_zone_rebalancing_suspended(autoscaling, asg_name: str) -> str:
+    """Suspend the group's Availability Zone rebalancing unless it already is; returns what it found or did.
+
+    Workers leave one at a time by TerminateInstanceInAutoScalingGroup with a decrement, and "your Auto Scaling group
+    can become unbalanced between Availability Zones. Amazon EC2 Auto Scaling tries to rebalance the group, and
+    rebalancing might terminate instances in other zones" (API reference, TerminateInstanceInAutoScalingGroup): a
+    machine nobody asked for is launched and another, perhaps mid-job, is terminated. CloudFormation has no property
+    for suspended processes (aws-cloudformation/cloudformation-coverage-roadmap#2429), so the scaler suspends it when
+    it raises capacity. A failure is reported, never raised: scaling out matters more."""
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
+    if any(p["ProcessName"] == ZONE_REBALANCING for p in group.get("SuspendedProcesses", [])):
+        return "suspended"
+    try:
+        autoscaling.suspend_processes(AutoScalingGroupName=asg_name, ScalingProcesses=[ZONE_REBALANCING])
+    except (BotoCoreError, ClientError) as error:
+        return f"not suspended: {error}"
+    return "suspended now"
 
 
 def policy_params(env=os.environ) -> PolicyParams:

@@ -4,7 +4,8 @@ from dataclasses import asdict
 
 import boto3
 
-from scribefleet.fleet_scaler import decision_report, plan_file_split, policy_params, read_fleet_state, scale_fleet
+from scribefleet.fleet_scaler import (decision_report, keep_zone_rebalancing_suspended, plan_file_split, policy_params,
+                                      read_fleet_state, scale_fleet)
 from scribefleet.observability import PROCESS_ID_KEY, lambda_tools
 
 logger, metrics, tracer = lambda_tools("scale_fleet")
@@ -29,5 +30,7 @@ def handler(event: dict, context):
     metrics.add_metric(name="QueuedAudioSeconds", unit="Seconds", value=state.queued_audio_seconds)
     metrics.add_metric(name="DesiredWorkers", unit="Count", value=decision.desired)
     report = {**decision_report(state, decision, policy), "trigger": event.get("trigger", "")}
+    if decision.desired > state.desired:  # machines are coming whose retirements could unbalance the zones
+        report["zoneRebalancing"] = keep_zone_rebalancing_suspended(autoscaling, asg)
     logger.info("fleet scaled" if decision.desired > state.desired else "fleet unchanged", extra=report)
     return report

@@ -85,6 +85,9 @@ def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     assert report["state"]["queued_files"] == 3 and report["state"]["queued_audio_seconds"] == 3600
     group = boto3.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 3
+    # with the scale-out, zone rebalancing is suspended (rebalancing after a retirement could terminate a busy machine)
+    assert report["zoneRebalancing"] == "suspended now"
+    assert [p["ProcessName"] for p in group["SuspendedProcesses"]] == ["AZRebalance"]
 
 
 def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):

@@ -399,13 +399,13 @@ def test_worker_role_is_least_privilege(resources):
 
 
 @pytest.mark.security
-def test_scaler_may_only_set_capacity_of_its_asg(resources):
+def test_scaler_may_only_set_capacity_and_suspend_processes_of_its_asg(resources):
     statements = resources["ScaleFleetFunction"]["Properties"]["Policies"][0]["Statement"]
     by_action = {a: st for st in statements for a in as_list(st["Action"])}
     assert set(by_action) == {"dynamodb:Query", "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeWarmPool",
-                              "autoscaling:SetDesiredCapacity"}
-    assert sub_text(by_action["autoscaling:SetDesiredCapacity"]["Resource"]).endswith(
-        "autoScalingGroupName/${AWS::StackName}-workers")
+                              "autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses"}
+    for action in ("autoscaling:SetDesiredCapacity", "autoscaling:SuspendProcesses"):  # AZRebalance: fleet_scaler.py
+        assert sub_text(by_action[action]["Resource"]).endswith("autoScalingGroupName/${AWS::StackName}-workers")
     assert by_action["dynamodb:Query"]["Resource"] == {"Fn::Sub": "${JobsTable.Arn}/index/ByStatus"}  # not the table
 
 

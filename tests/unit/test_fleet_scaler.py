@@ -7,7 +7,9 @@ import pytest
 from moto import mock_aws
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
-from scribefleet.fleet_scaler import count_lifecycle_states, read_fleet_state, scale_fleet
+from botocore.exceptions import ClientError
+
+from scribefleet.fleet_scaler import count_lifecycle_states, keep_zone_rebalancing_suspended, read_fleet_state, scale_fleet
 from tests.support.jobs_table import create_jobs_table
 
 
@@ -143,3 +145,25 @@ def test_warm_pool_instances_are_read_from_describe_warm_pool_across_pages():
 
         assert (state.in_service, state.booting, state.warm_available) == (1, 0, 2)
         stub.assert_no_pending_responses()
+
+
+def test_zone_rebalancing_is_suspended_once_and_a_refusal_is_reported_not_raised():
+    """AZRebalance would launch a machine nobody asked for and terminate another, perhaps mid-job, after each
+    self-retirement unbalances the zones; CloudFormation cannot suspend it, so the scaler does."""
+    with mock_aws():
+        _, autoscaling = make_world(instances=0)
+        suspended = lambda: [p["ProcessName"] for p in autoscaling.describe_auto_scaling_groups(  # noqa: E731
+            AutoScalingGroupNames=["workers"])["AutoScalingGroups"][0].get("SuspendedProcesses", [])]
+        assert suspended() == []
+        assert keep_zone_rebalancing_suspended(autoscaling, "workers") == "suspended now"
+        assert suspended() == ["AZRebalance"]
+        assert keep_zone_rebalancing_suspended(autoscaling, "workers") == "suspended"
+
+        class Denied:
+            def describe_auto_scaling_groups(self, **kwargs):
+                return {"AutoScalingGroups": [{"SuspendedProcesses": []}]}
+
+            def suspend_processes(self, **kwargs):
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "SuspendProcesses")
+
+        assert keep_zone_rebalancing_suspended(Denied(), "workers").startswith("not suspended: ")

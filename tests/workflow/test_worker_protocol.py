@@ -7,6 +7,7 @@ import time
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from gpu_worker.fleet import AutoScalingFleet, ProcessFleet
 from gpu_worker.fleet_board import BOARD_KEY
@@ -81,6 +82,52 @@ def test_idle_worker_retires_only_its_own_instance(stack):
 
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]
     assert group["DesiredCapacity"] == 1 and set(instances()) == {other}
+
+
+def test_a_retired_worker_waits_for_the_shutdown_instead_of_exiting(stack, start_worker):
+    """TerminateInstanceInAutoScalingGroup is only a request: a worker that exited at once would be restarted by
+    systemd on the doomed instance. It waits for the stop (SIGTERM sets `stopping`), then ends "retired"."""
+    autoscaling = boto3.client("autoscaling")
+    autoscaling.set_desired_capacity(AutoScalingGroupName=stack.asg_name, DesiredCapacity=1)
+    group = lambda: autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[stack.asg_name])["AutoScalingGroups"][0]  # noqa: E731
+    instance = group()["Instances"][0]["InstanceId"]
+    worker = start_worker(worker_id=instance, idle_timeout=1.0, fleet=AutoScalingFleet(autoscaling, instance, termination_wait=120))
+    wait_until(lambda: not group()["Instances"], timeout=20)  # the termination was requested (moto carries it out at once)
+    assert group()["DesiredCapacity"] == 0
+    assert worker.thread.is_alive() and not worker.outcome  # still waiting: it neither exited nor went back to work
+    worker.agent.stopping.set()
+    worker.thread.join(timeout=10)
+    assert worker.outcome == ["retired"]
+
+
+def test_await_termination_gives_up_after_its_wait(stack):
+    stopping = threading.Event()
+    fleet = AutoScalingFleet(boto3.client("autoscaling"), instance_id="i-stays", termination_wait=0.05)
+    assert fleet.await_termination(stopping) is False
+    stopping.set()
+    assert fleet.await_termination(stopping) is True
+
+
+class BusyGroupFleet(ProcessFleet):
+    """The group is busy at the first retirement: TerminateInstanceInAutoScalingGroup answers
+    ScalingActivityInProgress (one of its documented errors), which botocore does not retry."""
+
+    def __init__(self, instance_id: str):
+        super().__init__(instance_id)
+        self.calls = 0
+
+    def retire(self) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ClientError({"Error": {"Code": "ScalingActivityInProgress", "Message": "a scaling activity is in progress"}},
+                              "TerminateInstanceInAutoScalingGroup")
+
+
+def test_a_refused_retirement_keeps_the_worker_until_it_is_accepted(stack, start_worker):
+    fleet = BusyGroupFleet("i-busy-group")
+    worker = start_worker(worker_id="i-busy-group", idle_timeout=1.0, fleet=fleet)
+    worker.thread.join(timeout=20)
+    assert worker.outcome == ["retired"] and fleet.calls == 2
 
 
 def test_agent_retires_after_idle_timeout(stack, start_worker):

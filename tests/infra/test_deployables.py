@@ -167,6 +167,35 @@ def test_the_ami_installs_the_worker_set_only_and_tests_on_the_test_instance():
     assert not shipped & NEVER_SHIPPED, f"the GPU image would carry {shipped & NEVER_SHIPPED}"
 
 
+def test_the_ami_test_run_imports_only_what_its_test_instance_installs():
+    """infra/imagebuilder/test-worker.yaml runs tests/worker on the throw-away test instance with
+    gpu_worker/requirements-test.txt installed. Every module that run loads (the worker tests, their conftest and the
+    repository modules they import, followed) may import only what that set installs, and pytest must not load the
+    root conftest, which records AWS calls through moto and SAM's translator (an ImportError there fails the test
+    stage before any test runs, and no AMI is ever distributed)."""
+    document = yaml.safe_load((ROOT / "infra/imagebuilder/test-worker.yaml").read_text())
+    commands = [c for phase in document["phases"] for step in phase["steps"] if step["action"] == "ExecuteBash"
+                for c in step["inputs"]["commands"]]
+    (run,) = [c for c in commands if "-m pytest" in c]
+    assert "tests/worker" in run and "--confcutdir=tests/worker" in run, run
+    installed = allowed_top_levels(requirement_names(ROOT / "gpu_worker/requirements-test.txt"))
+    local = {"tests", "benchmarks"}
+    todo, seen = sorted((ROOT / "tests/worker").glob("*.py")), set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        found = imports_of(path)
+        missing = {t for t in third_party(found) if t not in local} - installed
+        assert not missing, f"{path.relative_to(ROOT)} imports {missing}, which the AMI's test instance does not install"
+        for module in found:
+            base = ROOT / module.replace(".", "/")
+            todo += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()]
+    assert ROOT / "tests/conftest.py" not in seen
+    assert {ROOT / "benchmarks/real_speech.py", ROOT / "scribefleet_tools/samples.py"} <= seen  # the walk follows imports
+
+
 def test_every_set_is_held_to_the_one_constraints_file_and_dev_includes_the_others():
     pins = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():

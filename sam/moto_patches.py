@@ -26,6 +26,8 @@ when a target is missing, and tests/unit/test_moto_patches.py shows each gap the
    target, like the template's job-events mail rule, stopped every job state change event reaching any rule). We
    invoke the function (asynchronously, as EventBridge does), start the execution, or publish to the topic what
    EventBridge would (the event's JSON, or the target's InputTransformer output), and hand every other target to moto.
+   A scheduled rule (ScheduleExpression, no EventPattern) receives no event at all: moto matched every event to its
+   empty pattern, so ReconcileJob's hourly sweep rule was handed each job state change event.
 
 5. Lambda output reaches CloudWatch Logs: with patch 1 a handler's log lines went to the process's stdout only. When
    `capture_lambda_output()` is on (the local stack), each invocation's output is saved to the function's log
@@ -296,6 +298,8 @@ def _publish_to_topic(target: dict, event: dict) -> None:
 
 
 def _send_to_targets(self, original_event: dict, transform_input: bool = True) -> None:
+    if self.scheduled_expression and not self.event_pattern.get_pattern():
+        return  # a scheduled rule is run by its schedule; moto's empty pattern would match every event
     ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("lambda", "states", "sns")]
     if ours and self.event_pattern.matches_event(original_event):
         for target in ours:

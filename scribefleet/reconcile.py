@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, ErrorCode, JobField, JobStatus, Stage, work_item_ids
+from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX, ErrorCode, JobField, JobStatus, Stage, work_item_ids
 from scribefleet.job_events import announce, detail_from_item
-from scribefleet.timestamps import format_timestamp
+from scribefleet.job_queries import jobs_with_status
+from scribefleet.timestamps import format_timestamp, parse_timestamp
 
 ENDED_WITHOUT_RECORD = ("ABORTED", "TIMED_OUT", "FAILED")
 
@@ -136,3 +137,34 @@ def reconcile(table, events, detail: dict) -> dict:
     if result["closed"]:
         result["eventId"] = announce(events, detail_from_item(result.pop("job")))
     return result
+
+
+SWEEP_MIN_AGE_SECONDS = 900  # a younger job's execution is surely running, or its status change event is on its way
+
+
+def sweep(table, sfn, events, now: datetime, index: str = STATUS_INDEX, min_age: float = SWEEP_MIN_AGE_SECONDS) -> list[dict]:
+    """Reconcile every waiting or running job whose execution has ended, as its status change event would have.
+
+    Step Functions sends "Execution Status Change" events with "Delivery type: Best effort", which "means that the
+    service attempts to send all events to EventBridge, but in some rare cases an event might not be delivered"
+    (EventBridge reference: AWS Step Functions events; user guide: Event delivery from AWS services). A lost one
+    would leave its job QUEUED or IN_PROGRESS for ever, and ScaleFleet starting machines for it. ReconcileJob runs this
+    on a schedule; jobs younger than `min_age` are skipped (one DescribeExecution per job is the cost). Returns what
+    reconcile did for each ended execution."""
+    results = []
+    for status in (JobStatus.QUEUED, JobStatus.IN_PROGRESS):
+        for item in jobs_with_status(table, status, index):
+            created = parse_timestamp(item.get(JobField.CREATED_AT))
+            arn = item.get(JobField.EXECUTION_ARN)
+            if not arn or item.get(JobField.PARENT_ID) or (created and (now - created).total_seconds() < min_age):
+                continue  # a split job's work items are closed with their job
+            execution = sfn.describe_execution(executionArn=arn)
+            if execution["status"] not in ENDED_WITHOUT_RECORD:
+                continue
+            stopped = execution.get("stopDate")
+            results.append(reconcile(table, events, {
+                "executionArn": arn, "status": execution["status"], "input": execution.get("input"),
+                "stopDate": int(stopped.timestamp() * 1000) if stopped else None,
+                "error": execution.get("error"), "cause": execution.get("cause"),
+            }))
+    return results

@@ -90,6 +90,12 @@ def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     assert [p["ProcessName"] for p in group["SuspendedProcesses"]] == ["AZRebalance"]
 
 
+def test_reconcile_job_sweeps_on_its_schedule(stack):
+    """The hourly scheduled event (events/reconcile_sweep.json) runs the sweep for lost status change events; with no
+    job waiting or running there is nothing to ask Step Functions about."""
+    assert invoke(stack, "reconcile_job", event("reconcile_sweep.json")) == {"swept": 0, "closed": 0}
+
+
 def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
     sample = event("execution_aborted.json")
     inbox = EventInbox()

@@ -197,7 +197,9 @@ def test_ended_executions_reach_reconcile_job(resources):
     the function may only read and update jobs (a split job's work items are read before they are closed) and
     announce the end of one it closed."""
     function = resources["ReconcileJobFunction"]["Properties"]
-    (event,) = function["Events"].values()
+    event, sweep = function["Events"]["ExecutionEnded"], function["Events"]["LostStatusChangeSweep"]
+    # the status change event is best effort (EventBridge reference): an hourly sweep closes what a lost one left open
+    assert sweep == {"Type": "Schedule", "Properties": {"Schedule": "rate(1 hour)", "Description": sweep["Properties"]["Description"]}}
     pattern = event["Properties"]["Pattern"]
     assert event["Type"] == "EventBridgeRule" and pattern["source"] == ["aws.states"]
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
@@ -205,7 +207,7 @@ def test_ended_executions_reach_reconcile_job(resources):
     assert pattern["detail"]["stateMachineArn"] == [{"Ref": "TranscriptionStateMachine"}]
     assert event["Properties"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     statements = {st["Sid"]: st for st in function["Policies"][0]["Statement"]}
-    assert set(statements) == {"CloseJob", "AnnounceJobEnds"}
+    assert set(statements) == {"CloseJob", "AnnounceJobEnds", "FindActiveJobs", "ReadExecutionStatus"}
     assert statements["CloseJob"]["Action"] == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     assert statements["CloseJob"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
 

@@ -151,9 +151,12 @@ def test_probe_media_reads_the_input_bucket_and_nothing_else(transformed):  # no
 def test_reconcile_job_may_only_read_and_update_jobs(transformed):  # noqa: F811
     """It closes jobs and announces the close: GetItem (a split job's open work items) and UpdateItem on the table,
     PutEvents of our own event on the default bus; an ended-execution event it failed on goes to the event
-    dead-letter queue."""
+    dead-letter queue. Its hourly sweep queries the status index and describes our state machine's executions."""
     grants = statements_of(transformed, "ReconcileJobFunctionRole")
-    assert set(grants) == {"dynamodb:GetItem", "dynamodb:UpdateItem", "events:PutEvents", "sqs:SendMessage"}
+    assert set(grants) == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query", "states:DescribeExecution",
+                           "events:PutEvents", "sqs:SendMessage"}
+    assert grants["dynamodb:Query"]["Resource"] == {"Fn::Sub": "${JobsTable.Arn}/index/ByStatus"}
+    assert ":execution:${TranscriptionStateMachine.Name}:*" in json.dumps(grants["states:DescribeExecution"]["Resource"])
     assert grants["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
     assert grants["dynamodb:UpdateItem"]["Resource"] == grants["dynamodb:GetItem"]["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert json.dumps(grants["events:PutEvents"]["Resource"]).endswith('event-bus/default"}')
@@ -182,7 +185,7 @@ def test_no_identity_can_delete_or_overwrite_uploads(transformed):  # noqa: F811
 
 COVERED_ROLES = {
     "WorkerInstanceRole": "tests/infra/test_template_properties.py::test_worker_role_is_least_privilege",
-    "ScaleFleetFunctionRole": "tests/infra/test_template_properties.py::test_scaler_may_only_set_capacity_of_its_asg",
+    "ScaleFleetFunctionRole": "tests/infra/test_template_properties.py::test_scaler_may_only_set_capacity_and_suspend_processes_of_its_asg",
     "TranscriptionStateMachineRole": "tests/infra/test_template_properties.py::test_state_machine_permissions_are_exact",
     "StartJobFunctionRole": "test_start_job_may_only_start_its_own_state_machine",
     "ProbeMediaFunctionRole": "test_probe_media_reads_the_input_bucket_and_nothing_else",

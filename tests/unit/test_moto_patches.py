@@ -188,6 +188,23 @@ def test_eventbridge_delivers_to_lambda_targets(aws):
     assert _wait(lambda: calls) and calls[0]["detail"] == {"bucket": {"name": "b"}}
 
 
+def test_a_scheduled_rule_receives_no_event(aws):
+    """A rule with a schedule and no pattern is run by its schedule only; moto matched every event to its empty
+    pattern. A pattern rule beside it still gets the event (the proof that the event was put at all)."""
+    arn = _function("on-schedule")
+    calls = []
+    moto_patches.register_handler("on-schedule", lambda event, context: calls.append(event["detail-type"]) or {})
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="hourly", ScheduleExpression="rate(1 hour)")
+    events.put_targets(Rule="hourly", Targets=[{"Id": "fn", "Arn": arn}])
+    events.put_rule(Name="jobs", EventPattern=json.dumps({"source": ["scribefleet"]}))
+    events.put_targets(Rule="jobs", Targets=[{"Id": "fn", "Arn": arn}])
+    events.put_events(Entries=[{"Source": "scribefleet", "DetailType": "Transcription Job State Change", "Detail": "{}"}])
+    assert _wait(lambda: calls)
+    time.sleep(0.5)  # a second delivery, through the scheduled rule, would have arrived by now (both start at once)
+    assert calls == ["Transcription Job State Change"]
+
+
 def test_eventbridge_publishes_to_sns_targets_what_eventbridge_would(aws):
     """The job-events mail rule (template.yaml) targets an SNS topic: without the patch its PutEvents fails, so no rule
     at all receives the event. With it the topic gets the event's JSON, or the InputTransformer's text."""

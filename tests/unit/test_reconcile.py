@@ -1,5 +1,6 @@
 """ReconcileJob's rule on the jobs table (moto): which ended executions close their job, and which leave it alone."""
 import json
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import boto3
@@ -8,7 +9,7 @@ from boto3.dynamodb.conditions import Key
 from moto import mock_aws
 
 from scribefleet.contract import ACTIVE_STATUS_ATTRIBUTE, STATUS_INDEX
-from scribefleet.reconcile import close_job, close_work_items, process_id_of, reconcile
+from scribefleet.reconcile import close_job, close_work_items, process_id_of, reconcile, sweep
 from tests.support.event_inbox import EventInbox, schema_errors
 from tests.support.jobs_table import create_jobs_table
 
@@ -122,3 +123,30 @@ def test_a_stopped_split_job_closes_the_work_items_its_execution_left_open(table
     assert items["u1-t1.chunk0"]["status"] == "COMPLETED"
     assert items["u1-t1.chunk2"][ACTIVE_STATUS_ATTRIBUTE] == "QUEUED"  # another execution's: not ours to close
     assert close_work_items(table, "u1-t1", ARN) == 0
+
+
+def test_the_sweep_closes_once_the_job_of_an_ended_execution_whose_event_never_came(table):
+    """Step Functions' status change events are best effort: the hourly sweep asks DescribeExecution for every active
+    job older than 15 minutes and closes those whose execution ended; running ones and young ones are left alone."""
+    sfn, events = boto3.client("stepfunctions", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    machine = sfn.create_state_machine(name="sm", roleArn="arn:aws:iam::123456789012:role/sm", definition=json.dumps(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
+    inbox = EventInbox()
+    now = datetime.now(timezone.utc)
+    old, young = (now - timedelta(hours=2)).isoformat(), (now - timedelta(minutes=5)).isoformat()
+    jobs = {}
+    for pid, status, created in (("u1-lost", "QUEUED", old), ("u1-running", "IN_PROGRESS", old), ("u1-young", "QUEUED", young)):
+        arn = sfn.start_execution(stateMachineArn=machine, name=pid, input=json.dumps({**JOB, "processId": pid}))["executionArn"]
+        table.put_item(Item={"processId": pid, "status": status, ACTIVE_STATUS_ATTRIBUTE: status, "executionArn": arn,
+                             "createdAt": created})
+        jobs[pid] = arn
+    for pid in ("u1-lost", "u1-young"):
+        sfn.stop_execution(executionArn=jobs[pid])  # ABORTED, and (here) no status change event reaches anyone
+
+    (result,) = sweep(table, sfn, events, now)
+    assert result["closed"] and result["processId"] == "u1-lost" and result["code"] == "ExecutionAborted"
+    status = {pid: table.get_item(Key={"processId": pid})["Item"]["status"] for pid in jobs}
+    assert status == {"u1-lost": "FAILED", "u1-running": "IN_PROGRESS", "u1-young": "QUEUED"}
+    assert len(inbox.events_for("u1-lost")) == 1
+    assert sweep(table, sfn, events, now) == []  # the closed job left the status index: nothing twice
+    assert len(inbox.events_for("u1-lost")) == 1

@@ -33,6 +33,11 @@ def header_duration(fileobj: BinaryIO, size: int, file_name: str) -> tuple[float
         return _positive(seconds, file_name), "matroska", estimated
     if describe_non_media(head):
         raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, not_media_reason(file_name, head))
+    if head[4:8] == b"ftyp":
+        fragmented = fragmented_mp4_duration(fileobj, size, file_name)
+        if fragmented is not None:
+            return _positive(fragmented[0], file_name), "mp4 (fragmented)", fragmented[1]
+        fileobj.seek(0)
     try:
         media = mutagen.File(fileobj, filename=file_name)
     except mutagen.MutagenError as error:
@@ -80,6 +85,187 @@ def iso_media_cut_off(fileobj: BinaryIO, size: int) -> bool:
             return True
         pos += box_size
     return False
+
+
+# --- fragmented MP4 (ISO BMFF with moov/mvex: OBS "fragmented MP4", browsers' MediaRecorder, live muxers) ---------
+# Box layouts from ISO/IEC 14496-12. mutagen walks every top-level moof of such a file (one ranged S3 read each: an
+# hour of video is thousands) and then reports 0 s, since the moov's tracks hold no samples.
+TFHD_DEFAULT_DURATION, TRUN_DATA_OFFSET, TRUN_FIRST_FLAGS = 0x08, 0x01, 0x04
+TRUN_SAMPLE_FIELDS = (0x100, 0x200, 0x400, 0x800)  # duration, size, flags, composition offset: 4 bytes each
+FRAGMENT_TAIL_WINDOWS = (512 * 1024, 8 * 1024 * 1024)  # where the last moof is looked for; video fragments are large
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, payload start, payload end) of each box in data[start:end]; stops at a box that runs past the data."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        box_size, box_type = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if box_size == 1:
+            if pos + 16 > end:
+                return
+            box_size, header = struct.unpack(">Q", data[pos + 8 : pos + 16])[0], 16
+        elif box_size == 0:
+            box_size = end - pos
+        if box_size < header or pos + box_size > end:
+            return
+        yield box_type, pos + header, pos + box_size
+        pos += box_size
+
+
+def _child(data: bytes, start: int, end: int, *path: bytes) -> tuple[int, int] | None:
+    """Payload span of the first box at `path` below data[start:end]."""
+    for name in path:
+        found = next(((a, b) for kind, a, b in _boxes(data, start, end) if kind == name), None)
+        if found is None:
+            return None
+        start, end = found
+    return start, end
+
+
+def _versioned(data: bytes, start: int, offset_v0: int, offset_v1: int, wide: bool) -> int:
+    """A field after a full box's version/flags: at offset_v0 (version 0) or offset_v1 (version 1), 32 bits, or 64
+    bits in version 1 when `wide`."""
+    if data[start] == 1:
+        return struct.unpack(">Q" if wide else ">I", data[start + offset_v1 : start + offset_v1 + (8 if wide else 4)])[0]
+    return struct.unpack(">I", data[start + offset_v0 : start + offset_v0 + 4])[0]
+
+
+def fragmented_mp4_duration(fileobj: BinaryIO, size: int, file_name: str) -> tuple[float, bool] | None:
+    """(seconds, estimated?) of a fragmented MP4, None for any other ISO BMFF file (mutagen reads those exactly).
+    The movie extends header's fragment duration when the muxer wrote one; otherwise the end time of the audio
+    track's last fragment found in the file's tail (its decode time plus its samples' durations), estimated."""
+    head = _through_moov(fileobj, size)
+    moov = _child(head, 0, len(head), b"moov") if head else None
+    if moov is None or _child(head, *moov, b"mvex") is None:
+        return None
+    try:
+        mvhd, mehd = _child(head, *moov, b"mvhd"), _child(head, *moov, b"mvex", b"mehd")
+        if mvhd and mehd:
+            movie_scale, fragment_duration = _versioned(head, mvhd[0], 12, 20, False), _versioned(head, mehd[0], 4, 4, True)
+            if movie_scale and fragment_duration:
+                return fragment_duration / movie_scale, False
+        audio = None
+        for kind, a, b in _boxes(head, *moov):
+            hdlr, mdhd, tkhd = (_child(head, a, b, *path) for path in ((b"mdia", b"hdlr"), (b"mdia", b"mdhd"), (b"tkhd",)))
+            if kind == b"trak" and hdlr and mdhd and tkhd and head[hdlr[0] + 8 : hdlr[0] + 12] == b"soun":
+                audio = (_versioned(head, tkhd[0], 12, 20, False), _versioned(head, mdhd[0], 12, 20, False))
+                break
+        if audio is None:
+            raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} has no audio track")
+        track, scale = audio
+        trex_default = next((struct.unpack(">I", head[a + 12 : a + 16])[0] for kind, a, b in _boxes(head, *_child(head, *moov, b"mvex"))
+                             if kind == b"trex" and struct.unpack(">I", head[a + 4 : a + 8])[0] == track), 0)
+        indexed = _indexed_last_fragment(fileobj, size, track)
+        if indexed is not None:
+            end = _last_fragment_end(indexed, track, trex_default)
+            if end is not None and scale:
+                return end / scale, True
+        for window in FRAGMENT_TAIL_WINDOWS:
+            start = max(0, size - window)
+            fileobj.seek(start)
+            tail = fileobj.read(size - start)
+            end = _last_fragment_end(tail, track, trex_default)
+            if end is not None and scale:
+                return end / scale, True
+            if start == 0:
+                break
+        if mvhd and _versioned(head, mvhd[0], 16, 24, True):
+            return None  # no fragment in the tail, but the moov itself holds timed samples: mutagen reads those
+    except (struct.error, IndexError):
+        raise ScribefleetError(ErrorCode.UNSUPPORTED_MEDIA, f"{file_name!r} has a damaged MP4 fragment header") from None
+    raise ScribefleetError(ErrorCode.NO_AUDIO, f"{file_name!r} contains no audio fragments we can find")
+
+
+def _through_moov(fileobj: BinaryIO, size: int) -> bytes | None:
+    """The file's bytes from its start to the end of its moov, when the moov comes before any media data (as in every
+    fragmented file) and within HEAD_WINDOW; walks top-level box headers, so only the bytes needed are read."""
+    pos = 0
+    while pos + 8 <= min(size, HEAD_WINDOW):
+        fileobj.seek(pos)
+        header = fileobj.read(16)
+        box_size, box_type = struct.unpack(">I4s", header[:8])
+        if box_size == 1 and len(header) == 16:
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        if box_size < 8 or box_type in (b"mdat", b"moof"):
+            return None
+        if box_type == b"moov":
+            if pos + box_size > min(size, HEAD_WINDOW):
+                return None
+            fileobj.seek(0)
+            return fileobj.read(pos + box_size)
+        pos += box_size
+    return None
+
+
+def _indexed_last_fragment(fileobj: BinaryIO, size: int, track: int) -> bytes | None:
+    """The track's last moof, found through the random access index (mfra) a muxer may append (ffmpeg does): its last
+    mfro box gives the mfra's size, whose tfra lists each fragment's moof offset. None without one."""
+    if size < 16:
+        return None
+    fileobj.seek(size - 16)
+    mfro = fileobj.read(16)
+    if mfro[4:8] != b"mfro":
+        return None
+    mfra_size = struct.unpack(">I", mfro[12:16])[0]
+    if not 16 <= mfra_size <= min(size, 1 << 20):
+        return None
+    fileobj.seek(size - mfra_size)
+    mfra = fileobj.read(mfra_size)
+    offsets = []
+    for kind, a, b in _boxes(mfra, 8, len(mfra)):
+        if kind != b"tfra" or struct.unpack(">I", mfra[a + 4 : a + 8])[0] != track:
+            continue
+        wide, sizes = mfra[a] == 1, struct.unpack(">I", mfra[a + 8 : a + 12])[0]
+        entry = (16 if wide else 8) + sum(((sizes >> shift) & 3) + 1 for shift in (4, 2, 0))
+        count = struct.unpack(">I", mfra[a + 12 : a + 16])[0]
+        if count and a + 16 + count * entry <= b:
+            last = a + 16 + (count - 1) * entry + (8 if wide else 4)
+            offsets.append(struct.unpack(">Q" if wide else ">I", mfra[last : last + (8 if wide else 4)])[0])
+    if not offsets or not 0 <= offsets[0] < size - 8:
+        return None
+    fileobj.seek(offsets[0])
+    header = fileobj.read(8)
+    moof_size = struct.unpack(">I", header[:4])[0]
+    if header[4:8] != b"moof" or not 8 <= moof_size <= min(size - offsets[0], 16 << 20):
+        return None
+    fileobj.seek(offsets[0])
+    return fileobj.read(moof_size)
+
+
+def _last_fragment_end(tail: bytes, track: int, trex_default: int) -> int | None:
+    """End time (track timescale) of the last moof in `tail` that holds a fragment of `track` with a decode time."""
+    found = tail.rfind(b"moof")
+    while found >= 4:
+        box_size = struct.unpack(">I", tail[found - 4 : found])[0]
+        moof = (found + 4, found - 4 + box_size)
+        if box_size >= 8 and moof[1] <= len(tail):
+            for kind, a, b in _boxes(tail, *moof):
+                if kind != b"traf":
+                    continue
+                tfhd, tfdt = _child(tail, a, b, b"tfhd"), _child(tail, a, b, b"tfdt")
+                if not tfhd or not tfdt or struct.unpack(">I", tail[tfhd[0] + 4 : tfhd[0] + 8])[0] != track:
+                    continue
+                tfhd_flags = int.from_bytes(tail[tfhd[0] + 1 : tfhd[0] + 4], "big")
+                default = trex_default
+                if tfhd_flags & TFHD_DEFAULT_DURATION:  # after track id, base data offset (8) and description index (4)
+                    at = tfhd[0] + 8 + (8 if tfhd_flags & 0x01 else 0) + (4 if tfhd_flags & 0x02 else 0)
+                    default = struct.unpack(">I", tail[at : at + 4])[0]
+                total = sum(_trun_duration(tail, c, default) for kind2, c, _ in _boxes(tail, a, b) if kind2 == b"trun")
+                return _versioned(tail, tfdt[0], 4, 4, True) + total
+        found = tail.rfind(b"moof", 0, found)
+    return None
+
+
+def _trun_duration(data: bytes, start: int, default: int) -> int:
+    flags = int.from_bytes(data[start + 1 : start + 4], "big")
+    count = struct.unpack(">I", data[start + 4 : start + 8])[0]
+    if not flags & TRUN_SAMPLE_FIELDS[0]:
+        return count * default
+    pos = start + 8 + (4 if flags & TRUN_DATA_OFFSET else 0) + (4 if flags & TRUN_FIRST_FLAGS else 0)
+    stride = 4 * sum(1 for field in TRUN_SAMPLE_FIELDS if flags & field)
+    return sum(struct.unpack(">I", data[pos + i * stride : pos + i * stride + 4])[0] for i in range(count))
 
 
 def _positive(length: float, file_name: str) -> float:

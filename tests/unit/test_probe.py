@@ -39,9 +39,12 @@ def probe(s3, key: str, body: bytes, metadata: dict | None = None, limits: Limit
 SINE = ["-f", "lavfi", "-i", "sine=frequency=300:duration=3"]
 CORPUS_SECONDS = 32.9  # the length of the .mkv a new user saw probed as 19.0 s
 # Loud and quiet stretches, so a VBR encoder's frame sizes vary as they do on speech.
-VARYING = ["-f", "lavfi", "-i", f"sine=frequency=300:duration={CORPUS_SECONDS}",
-           "-af", "volume='if(lt(mod(t,5),2),1,0.02)':eval=frame"]
-PICTURE = ["-f", "lavfi", "-i", f"testsrc=duration={CORPUS_SECONDS}:size=32x32:rate=5", "-pix_fmt", "yuv420p", "-shortest"]
+SOUND = ["-f", "lavfi", "-i", f"sine=frequency=300:duration={CORPUS_SECONDS}"]
+VARYING = ["-af", "volume='if(lt(mod(t,5),2),1,0.02)':eval=frame"]
+# A picture track for the video containers: its input goes with the sound's, its output options after the filter
+# (an option written before an input applies to that input).
+PICTURE_INPUT = ["-f", "lavfi", "-i", f"testsrc=duration={CORPUS_SECONDS}:size=32x32:rate=5"]
+PICTURE = ["-pix_fmt", "yuv420p", "-shortest"]
 # Every container the worker accepts, as ffmpeg writes them; `estimated`: no header states the length.
 CORPUS = [
     ("wav", "a.wav", [], False),
@@ -58,6 +61,9 @@ CORPUS = [
     ("mkv", "a.mkv", ["-c:a", "libopus"], False),
     ("mkv aac", "aac.mkv", ["-c:a", "aac"], False),
     ("webm recorded live (no duration header)", "live.webm", ["-c:a", "libopus", "-f", "webm", "-live", "1"], True),
+    # fragmented (OBS's "fragmented MP4", browsers' MediaRecorder): no sample in the moov; the last fragment's end
+    ("fragmented m4a", "frag.m4a", ["-c:a", "aac", "-movflags", "frag_keyframe+empty_moov"], True),
+    ("fragmented mp4 with video", "frag-video.mp4", [*PICTURE, "-c:a", "aac", "-movflags", "frag_keyframe+empty_moov"], True),
     ("mp4 with video", "v.mp4", [*PICTURE, "-c:a", "aac"], False),
     ("mov with video", "v.mov", [*PICTURE, "-c:a", "aac"], False),
     ("webm with video", "v.webm", [*PICTURE, "-c:a", "libvorbis", "-c:v", "libvpx"], False),
@@ -70,8 +76,8 @@ def corpus(tmp_path_factory) -> dict[str, tuple[bytes, float | None, float]]:
     root = tmp_path_factory.mktemp("corpus")
     files = {}
     for _, name, args, _ in CORPUS:
-        extra = PICTURE if name.startswith("v.") else []
-        body = ffmpeg(root, name, *VARYING, *[a for a in args if a not in extra])
+        picture = PICTURE_INPUT if args[: len(PICTURE)] == PICTURE else []
+        body = ffmpeg(root, name, *SOUND, *picture, *VARYING, *args)
         stated = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(root / name)],
                                 capture_output=True, text=True, check=True).stdout.strip()
         pcm = subprocess.run(["ffmpeg", "-v", "error", "-i", str(root / name), "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "16000", "-"],
@@ -122,6 +128,17 @@ def test_large_file_is_probed_with_few_ranged_reads_not_a_download(s3):
     result = probe(s3, "uploads/u/t/long.wav", wav_bytes(120.0, rate=8000))  # 1.9 MB
     assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(120.0)
     assert result["media"]["rangeRequests"] <= 2
+
+
+def test_a_long_fragmented_recording_is_probed_from_its_head_and_tail(s3, tmp_path):
+    """Ten minutes of fragmented m4a: mutagen walked every fragment (one ranged read each on S3) and then said 0 s
+    (NoAudio); the probe reads the moov and the last fragment instead."""
+    body = ffmpeg(tmp_path, "long.m4a", "-f", "lavfi", "-i", "sine=frequency=300:duration=600", "-c:a", "aac",
+                  "-movflags", "frag_keyframe+empty_moov+default_base_moof")
+    result = probe(s3, "uploads/u/t/long.m4a", body)
+    assert result["accepted"], result
+    assert result["media"]["audioSeconds"] == pytest.approx(600.0, rel=0.01) and result["media"]["durationEstimated"]
+    assert result["media"]["rangeRequests"] <= 4
 
 
 @pytest.mark.parametrize(

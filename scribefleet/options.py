@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+from email.header import decode_header, make_header
+from email.errors import HeaderParseError
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -55,6 +57,19 @@ def _coerce(name: str, raw: str) -> Any:
     return raw.strip()
 
 
+def metadata_text(raw: str) -> str:
+    """A metadata value as the user wrote it. S3 answers a value holding non US-ASCII characters as RFC 2047 encoded
+    words: "it is first character-encoded using UTF-8 and then encoded into US-ASCII", e.g.
+    `=?UTF-8?B?w4PChE3Dg8KEWsODwpXDg8KRIFMz?=` (S3 User Guide, Working with object metadata), so a speaker named
+    José would otherwise be called `=?UTF-8?B?Sm9zw6k=?=`. A value that is not encoded words is returned as is."""
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(make_header(decode_header(raw)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return raw
+
+
 def parse_options(metadata: dict[str, str]) -> dict[str, Any]:
     """S3 user metadata (keys without the x-amz-meta- prefix, `-` or `_` separated) → validated options dict.
 
@@ -64,7 +79,7 @@ def parse_options(metadata: dict[str, str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for key, raw in metadata.items():
         name = key.lower().removeprefix("x-amz-meta-").replace("-", "_")
-        options[name] = _coerce(name, raw) if isinstance(raw, str) else raw
+        options[name] = _coerce(name, metadata_text(raw)) if isinstance(raw, str) else raw
     return validate_options(options)
 
 

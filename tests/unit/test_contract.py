@@ -72,6 +72,19 @@ def test_options_from_metadata_are_typed_and_validated():
         "speaker_names": ["Ann", "Bob"], "frame_rate": 29.97}
 
 
+def test_non_ascii_metadata_comes_back_as_the_user_wrote_it():
+    """S3 answers a non US-ASCII metadata value as RFC 2047 encoded words (S3 User Guide, Working with object
+    metadata); an ASCII value that merely contains "=?", or words that do not decode, are left alone."""
+    from email.header import Header
+
+    from scribefleet.options import metadata_text
+
+    encoded = Header("José, Zoë", "utf-8").encode()  # what HeadObject returns for speaker-names "José, Zoë"
+    assert encoded.startswith("=?utf-8?b?")
+    assert parse_options({"speaker-names": encoded})["speaker_names"] == ["José", "Zoë"]
+    assert metadata_text("a=?b") == "a=?b" and metadata_text("=?bogus?X?zz?=") == "=?bogus?X?zz?="
+
+
 @pytest.mark.parametrize(
     ("metadata", "fragment"),
     [({"min-speakers": "3", "max-speakers": "2"}, "greater"), ({"formats": "pdf"}, "pdf"), ({"frame-rate": "12"}, "frame_rate"),

@@ -22,13 +22,12 @@ os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from benchmarks import real_speech  # noqa: E402
 from gpu_worker.diarization.default import Analysis, DefaultDiarizer  # noqa: E402
-from gpu_worker.diarization.embeddings import fbank  # noqa: E402
 from gpu_worker.media import SAMPLE_RATE  # noqa: E402
 from gpu_worker.result import SpeakerTurn  # noqa: E402
+from gpu_worker.voice_matching import clean_turns  # noqa: E402
 
 TRIM = 0.2  # seconds left out at each end of a turn: where a change of speaker may sit
 CAP = 60.0  # seconds of a speaker's speech embedded
@@ -39,22 +38,12 @@ def stretch_embedding(diarizer: DefaultDiarizer, audio: np.ndarray, spans: list[
     pieces = [(s + TRIM, e - TRIM) for s, e in sorted(spans, key=lambda span: span[0] - span[1]) if e - s - 2 * TRIM >= 0.3]
     pieces = pieces or spans
     speech = np.concatenate([audio[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in pieces])[: int(CAP * SAMPLE_RATE)]
-    feats = fbank(torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32)))
-    if len(feats) < 20:  # CAM++ downsamples 8x in time
-        feats = feats.repeat(20 // max(len(feats), 1) + 1, 1)[:20] if len(feats) else torch.zeros(20, 80)
-    return diarizer.embedder.embed_features([feats - feats.mean(dim=0, keepdim=True)])[0]
-
-
-def speakers_spans(turns: list[SpeakerTurn]) -> dict[str, list[tuple[float, float]]]:
-    out: dict[str, list[tuple[float, float]]] = {}
-    for t in turns:
-        out.setdefault(t.speaker, []).append((t.start, t.end))
-    return out
+    return diarizer.embedder.embed(speech, [(0.0, len(speech) / SAMPLE_RATE)])[0]  # the whole stretch, one span
 
 
 def halves_similarity(diarizer: DefaultDiarizer, audio: np.ndarray, analysis: Analysis) -> float | None:
     """Cosine of the two groups' stretch embeddings when the window graph is cut in two (None: it cannot be)."""
-    halves = list(speakers_spans(diarizer.assign(analysis, num_speakers=2)).values())
+    halves = list(clean_turns(diarizer.assign(analysis, num_speakers=2)).values())
     if len(halves) < 2:
         return None
     a, b = (stretch_embedding(diarizer, audio, spans) for spans in halves)
@@ -66,9 +55,10 @@ def is_short(diarizer: DefaultDiarizer, analysis: Analysis) -> bool:
 
 
 def with_rule(diarizer: DefaultDiarizer, analysis: Analysis, similarity: float | None, threshold: float) -> list[SpeakerTurn]:
+    """The rule on a short recording (`similarity` None: not short, or not cut in two: the shipped rule's turns)."""
     shipped = diarizer.assign(analysis)
     found = len({t.speaker for t in shipped})
-    if similarity is None or found > 2 or not is_short(diarizer, analysis):
+    if similarity is None or found > 2:
         return shipped
     if similarity >= threshold:
         return diarizer.assign(analysis, num_speakers=1)

@@ -30,7 +30,8 @@ def handler(event: dict, context):
     metrics.add_metric(name="QueuedAudioSeconds", unit="Seconds", value=state.queued_audio_seconds)
     metrics.add_metric(name="DesiredWorkers", unit="Count", value=decision.desired)
     report = {**decision_report(state, decision, policy), "trigger": event.get("trigger", "")}
-    if decision.desired > state.desired:  # machines are coming whose retirements could unbalance the zones
+    scaled = decision.desired > state.desired
+    if scaled:  # machines are coming whose retirements could unbalance the zones
         report["zoneRebalancing"] = keep_zone_rebalancing_suspended(autoscaling, asg)
-    logger.info("fleet scaled" if decision.desired > state.desired else "fleet unchanged", extra=report)
+    logger.info("fleet scaled" if scaled else "fleet unchanged", extra=report)
     return report

@@ -168,7 +168,12 @@ class Agent:
         """Work until the retirement rule says to leave (then retire) or stopped. Returns why it ended."""
         idle_since, ask_in = self.clock(), 0.0
         while not self.stopping.is_set():
-            wait = min(self.settings.poll_seconds, math.ceil(ask_in))
+            # Never a short poll (WaitTimeSeconds=0), not even on start, after a job or when the rule says "ask again
+            # now": a short poll samples only some of SQS's servers and may answer empty while jobs wait, which would
+            # count as idle time towards retirement (and spin when the board sees jobs queued). Any wait >= 1 s queries
+            # all of them and still returns as soon as a message is there ("Setting-up long polling in Amazon SQS",
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/best-practices-setting-up-long-polling.html).
+            wait = max(1, min(self.settings.poll_seconds, math.ceil(ask_in)))
             # Every receive counts towards the job queue's maxReceiveCount: with 5 (the old setting) receiving 10 and
             # handing 9 back dead-lettered queued jobs within seconds (chaos run: 4 of 12 lost). The template sets
             # 100; a message is received about once per claim made while it waits, so that leaves a wide margin.

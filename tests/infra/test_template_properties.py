@@ -648,6 +648,29 @@ def test_worker_unit_restarts_and_runs_the_agent():
     assert "StandardOutput=append:/var/log/scribefleet/worker.log" in unit
 
 
+def test_worker_and_its_self_test_get_a_writable_matplotlib_dir(resources):
+    """pyannote imports matplotlib; the worker's home is root-owned, so MPLCONFIGDIR must name a directory the
+    scribefleet user owns: the unit's CacheDirectory= (created by systemd, owned by User=), and the same directory,
+    created for that user, in the AMI pipeline's self-test, which runs as scribefleet too."""
+    unit = (ROOT / "infra/worker/scribefleet-worker.service").read_text()
+    settings = [line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")]
+    assert ["User", "scribefleet"] in settings
+    (cache,) = [value for key, value in settings if key == "CacheDirectory"]
+    mpl = f"/var/cache/{cache}"  # system units: CacheDirectory= names a directory below /var/cache
+    assert ["Environment", f"MPLCONFIGDIR={mpl}"] in settings
+    # worker.env (EnvironmentFile=, read after Environment=) must not point it elsewhere
+    assert "MPLCONFIGDIR" not in heredoc(user_data(resources), "SCRIBEFLEET_ENV")
+
+    test = yaml.safe_load((ROOT / "infra/imagebuilder/test-worker.yaml").read_text())
+    (step,) = [s for phase in test["phases"] for s in phase["steps"] if s["name"] == "SelfTest"]
+    commands = step["inputs"]["commands"]
+    run_as_worker = next(i for i, c in enumerate(commands) if "-u scribefleet" in c and "--self-test" in c)
+    before = commands[:run_as_worker]
+    assert f"install -d -o scribefleet -g scribefleet {mpl}" in before
+    assert f"export MPLCONFIGDIR={mpl}" in before
+    assert "--preserve-env" in commands[run_as_worker]  # sudo hands the exported setting on
+
+
 # ---------------------------------------------------------------- operations
 def test_dashboard_body_is_json_with_the_promised_widgets(resources):
     body = json.loads(render_sub(sub_text(resources["Dashboard"]["Properties"]["DashboardBody"])))

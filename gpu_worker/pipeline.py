@@ -17,7 +17,7 @@ from gpu_worker.chunking import ChunkResult, cut_points, diarize_chunk, merge_ch
 from gpu_worker.config import WorkerConfig
 from gpu_worker.cpu_threads import limit_cpu_threads
 from gpu_worker.media import SAMPLE_RATE, decode_audio, prewarm
-from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance
+from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, snap_changes_to_sentence_ends
 from gpu_worker.replacements import apply_rules
 from gpu_worker.result import SpeakerTurn, TranscriptResult, Word
 from gpu_worker.transcription import Transcriber, resolve_device, speech_windows
@@ -178,8 +178,10 @@ class Pipeline:
 
     def _finish(self, assigned: list[Word], matched: dict[str, str], language: str, duration: float, options: dict,
                 task: str, terms: list[str], rules, laps: _Laps, reporter: _Reporter) -> TranscriptResult:
-        """Speaker-labelled words → the result every format is written from: speakers numbered by appearance,
-        names (given, then enrolled voices), replacement rules applied."""
+        """Speaker-labelled words → the result every format is written from: changes of speaker moved to a sentence
+        end one word away, speakers numbered by appearance, names (given, then enrolled voices), replacement rules
+        applied."""
+        assigned = snap_changes_to_sentence_ends(assigned)  # whisper's timing slips at a change of speaker
         words, labels = relabel_by_appearance(assigned)
         relabelled = {a.speaker: w.speaker for a, w in zip(assigned, words) if a.speaker is not None}
         matched = {relabelled[label]: name for label, name in matched.items() if label in relabelled}

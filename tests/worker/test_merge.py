@@ -3,7 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from gpu_worker.merge import assign_speakers, group_segments, relabel_by_appearance, speaker_names
+from gpu_worker.merge import (
+    assign_speakers,
+    group_segments,
+    relabel_by_appearance,
+    snap_changes_to_sentence_ends,
+    speaker_names,
+)
 from gpu_worker.result import SpeakerTurn, Word
 
 
@@ -51,6 +57,47 @@ def test_assign_speakers_scales_to_long_meetings():
     words = [w(i * 0.5, i * 0.5 + 0.3) for i in range(8000)]
     labelled = assign_speakers(words, turns)
     assert [x.speaker for x in labelled[:8]] == ["S0"] * 4 + ["S1"] * 4
+
+
+def said(text: str) -> list[Word]:
+    """'Thank you. A|Yes B' → words 0.5 s apart, each labelled with the speaker after its bar."""
+    out = []
+    for i, token in enumerate(text.split()):
+        word, speaker = token.split("|")
+        out.append(w(i * 0.5, i * 0.5 + 0.4, f" {word}", speaker))
+    return out
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a turn's last word stretched into the next turn (the commonest slip): back to its sentence
+        ("Thank|A you.|B Yes|B", "AAB"),
+        # the next turn's first word pulled into the previous one: forward to the sentence that starts there
+        ("Thank|A you.|A Yes|A sir|B", "AABB"),
+        ("Thank|A you.|A Yes|B", "AAB"),  # already at a sentence end: untouched
+        ("one|A two|A three|B four|B", "AABB"),  # no sentence end near: untouched
+        ("one.|A two|A three|A four|B five|B", "AAABB"),  # the end two words away is out of reach 1
+        ("one|A two.|B three.|B", "AAB"),  # the nearest end wins
+        ("a.|A b|A c.|B", "ABB"),  # ends on both sides, one word each: the earlier one
+        ("Hi.|A Yes|B ok.|C", "ABC"),  # a boundary moves, a turn never vanishes: B's one word stays B's
+        ("one|A two.|B", "AB"),  # the same at the end of the transcript
+        ("a.|C b|A c|B", "CAB"),  # and moving back: A's one word stays A's
+        ("Well|A so.|B Yes.|B", "AAB"),  # a sentence stays whole where the next turn goes on after it
+    ],
+)
+def test_changes_of_speaker_move_to_the_nearest_sentence_end(text, expected):
+    words = said(text)
+    snapped = snap_changes_to_sentence_ends(words)
+    assert "".join(str(x.speaker) for x in snapped) == expected
+    assert [(x.start, x.end, x.text) for x in snapped] == [(x.start, x.end, x.text) for x in words]  # only labels move
+
+
+def test_snapping_does_not_mutate_and_reaches_as_far_as_told():
+    words = said("one.|A two|A three|A four|B")
+    assert "".join(x.speaker for x in snap_changes_to_sentence_ends(words, reach=2)) == "ABBB"
+    assert "".join(x.speaker for x in words) == "AAAB"
+    assert snap_changes_to_sentence_ends([]) == []
 
 
 @pytest.mark.parametrize(

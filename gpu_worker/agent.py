@@ -427,7 +427,9 @@ class Agent:
 # ---- process entry point (`python -m gpu_worker run`) ----------------------------------------------------------
 def worker_logger(log_file: str, level: str):
     """JSON lines (Powertools Logger) to stdout and, on EC2, to the file the CloudWatch agent ships.
-    The stdlib loggers of the pipeline modules get the same handlers, so their lines carry the process id too."""
+    The stdlib loggers of the pipeline modules get the same handlers, so their lines carry the process id too; so do
+    the warnings of the libraries under them (faster-whisper, pyannote, torch) and Python's `warnings`, through the
+    root logger (WARNING and up), which would otherwise print them as plain text without it."""
     import logging
 
     from aws_lambda_powertools import Logger
@@ -436,6 +438,9 @@ def worker_logger(log_file: str, level: str):
     handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
     logger = Logger(service="gpu_worker", logger_handler=handler, level=level, process_id="-")
     logging_utils.copy_config_to_registered_loggers(source_logger=logger, include={"gpu_worker"})
+    logging.getLogger().addHandler(handler)  # the Powertools formatter, with the keys the worker appends per job
+    logging.getLogger("gpu_worker").propagate = False  # its lines (and its modules') are written once, by its handler
+    logging.captureWarnings(True)
     return logger
 
 

@@ -4,7 +4,7 @@
 
 Why an item in the jobs table: the worker role may already GetItem/UpdateItem there (template.yaml,
 WorkerInstanceRole, JobProgress), and the sparse ByStatus/ByUser indexes never see an item without activeStatus and
-userId. Its key holds a '#', which no process id can (contract: ids are [A-Za-z0-9_-]), so it cannot meet a job.
+userId. Its key holds a '#', which no process id can (contract: USER_ID_PATTERN, ID_PATTERN), so it cannot meet a job.
 Each worker writes only its own entry and the uploads it claimed, with one UpdateItem that also returns the whole
 board, so a check-in costs one request. A worker that dies stops checking in; its entry is ignored once stale and
 removed by the next reader.

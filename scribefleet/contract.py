@@ -10,7 +10,12 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # transcript ids
+# A user id has no "-": the process id is `userId-transcriptId`, so with a hyphen allowed on both sides
+# uploads/a-b/c/… and uploads/a/b-c/… would share the id a-b-c, and the second upload would be taken for a duplicate
+# of the first (RecordJob → DuplicateEvent) and never run. Without it, a process id splits back at its first "-".
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_]{1,64}")
+INVALID_USER = "invalid"  # reserved: the user id of keys that cannot be parsed (ingest.identify)
 INPUT_PREFIX = "uploads/"
 OUTPUT_PREFIX = "transcripts/"
 WORK_PREFIX = "work/"  # output bucket: intermediate results of split jobs (chunk_result_key)
@@ -60,7 +65,7 @@ class Stage(StrEnum):
 class ErrorCode(StrEnum):
     """Error names as they appear in the state machine (Lambda errors, SendTaskFailure, Fail states) and the job item."""
 
-    BAD_KEY = "BadKey"  # key outside uploads/<userId>/<transcriptId>/<file> or ids break ID_PATTERN
+    BAD_KEY = "BadKey"  # key outside uploads/<userId>/<transcriptId>/<file> or ids break USER_ID_PATTERN / ID_PATTERN
     EMPTY_FILE = "EmptyFile"
     FILE_TOO_LARGE = "FileTooLarge"
     UNSUPPORTED_MEDIA = "UnsupportedMedia"  # not audio/video we can read
@@ -236,6 +241,16 @@ def process_id(user_id: str, transcript_id: str) -> str:
     return f"{user_id}-{transcript_id}"
 
 
+def check_user_id(user_id: str | None) -> str:
+    """The user id, or ScribefleetError(BadKey) saying what is wrong with it."""
+    if not USER_ID_PATTERN.fullmatch(user_id or ""):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"userId {user_id!r} must match {USER_ID_PATTERN.pattern} "
+                               "(letters, digits and _; no '-', which separates it from the transcript id)")
+    if user_id == INVALID_USER:
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"userId {user_id!r} is reserved")
+    return user_id
+
+
 def parse_input_key(key: str) -> InputKey:
     """`uploads/<userId>/<transcriptId>/<file name>` → InputKey, or ScribefleetError(BadKey) with the reason."""
     if not key.startswith(INPUT_PREFIX):
@@ -244,9 +259,9 @@ def parse_input_key(key: str) -> InputKey:
     if len(parts) != 3:
         raise ScribefleetError(ErrorCode.BAD_KEY, f"key must be {INPUT_PREFIX}<userId>/<transcriptId>/<file>: {key!r}")
     user_id, transcript_id, file_name = parts
-    for label, value in (("userId", user_id), ("transcriptId", transcript_id)):
-        if not ID_PATTERN.fullmatch(value):
-            raise ScribefleetError(ErrorCode.BAD_KEY, f"{label} {value!r} must match {ID_PATTERN.pattern}")
+    check_user_id(user_id)
+    if not ID_PATTERN.fullmatch(transcript_id):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"transcriptId {transcript_id!r} must match {ID_PATTERN.pattern}")
     if not file_name or file_name.endswith("/") or "/" in file_name:
         raise ScribefleetError(ErrorCode.BAD_KEY, f"key must name one file directly under the transcript folder: {key!r}")
     if file_name in (".", ".."):
@@ -267,9 +282,9 @@ def output_stem(file_name: str) -> str:
 
 def output_prefix(user_id: str, transcript_id: str) -> str:
     """Where a job's outputs go. Built only from validated ids, so it can never escape the user's prefix."""
-    for value in (user_id, transcript_id):
-        if not ID_PATTERN.fullmatch(value):
-            raise ScribefleetError(ErrorCode.BAD_KEY, f"invalid id {value!r}")
+    check_user_id(user_id)
+    if not ID_PATTERN.fullmatch(transcript_id):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"invalid id {transcript_id!r}")
     return f"{OUTPUT_PREFIX}{user_id}/{transcript_id}/"
 
 

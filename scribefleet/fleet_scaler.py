@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from scribefleet.contract import JobStatus, WorkKind
+from scribefleet.contract import JobField, JobStatus, WorkKind
 from scribefleet.job_queries import jobs_with_status
 from scribefleet.scaling import Decision, FleetState, PolicyParams, decide, queue_metrics
 from scribefleet.splitting import SplitPlan, as_chunks, at_claim, plan_report, plan_split, split_params
@@ -34,10 +35,20 @@ def warm_pool_states(autoscaling, asg_name: str) -> list[str]:
     return [i["LifecycleState"] for page in pages for i in page.get("Instances", [])]
 
 
-def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int) -> FleetState:
+def read_fleet_state(table, index: str, autoscaling, asg_name: str, max_size: int,
+                     just_queued: Mapping | None = None) -> FleetState:
     """Queue from the ByStatus index (a QUEUED job with a workerId is claimed: a busy worker), fleet from the ASG.
-    Only InService instances count as ready; every Pending* one is still booting (count_lifecycle_states)."""
-    queue = queue_metrics(jobs_with_status(table, JobStatus.QUEUED, index), jobs_with_status(table, JobStatus.IN_PROGRESS, index))
+    Only InService instances count as ready; every Pending* one is still booting (count_lifecycle_states).
+
+    `just_queued`: the work item the caller has just written as QUEUED ({processId, audioSeconds}), counted as waiting
+    if the index does not show it yet. Reads of a global secondary index are eventually consistent ("the responses
+    may not reflect the results of a recently completed write operation", DynamoDB Developer Guide, "DynamoDB read
+    consistency"): a lone upload the scaler missed would wait, with no machine started, until its claim timeout."""
+    queued, in_progress = jobs_with_status(table, JobStatus.QUEUED, index), jobs_with_status(table, JobStatus.IN_PROGRESS, index)
+    seen = {item.get(JobField.PROCESS_ID) for item in (*queued, *in_progress)}
+    if just_queued and just_queued.get(JobField.PROCESS_ID) and just_queued[JobField.PROCESS_ID] not in seen:
+        queued.append({JobField.PROCESS_ID: just_queued[JobField.PROCESS_ID], "audioSeconds": just_queued.get("audioSeconds", 0)})
+    queue = queue_metrics(queued, in_progress)
     group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])["AutoScalingGroups"][0]
     states = [i["LifecycleState"] for i in group["Instances"]]
     if group.get("WarmPoolConfiguration"):

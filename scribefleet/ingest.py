@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from botocore.exceptions import ClientError
 
-from scribefleet.contract import ScribefleetError, execution_name, parse_event_key
+from scribefleet.contract import INVALID_USER, ScribefleetError, execution_name, parse_event_key, process_id
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ def identify(key: str) -> dict[str, str]:
         parsed = parse_event_key(key)
     except ScribefleetError:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-        return {"processId": f"invalid-{digest}", "userId": "invalid", "transcriptId": digest, "fileName": key[-200:]}
+        return {"processId": process_id(INVALID_USER, digest), "userId": INVALID_USER, "transcriptId": digest,
+                "fileName": key[-200:]}
     return {
         "processId": parsed.process_id,
         "userId": parsed.user_id,

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from jsonschema.exceptions import best_match
 
 from scribefleet import schemas
-from scribefleet.contract import ID_PATTERN, ErrorCode, ScribefleetError
+from scribefleet.contract import ErrorCode, ScribefleetError, check_user_id
 
 SETTINGS_PREFIX = "settings/"
 VOCABULARY_FILE_NAME = "vocabulary.json"
@@ -35,9 +35,7 @@ _TEMPLATE_PIECE = regex.compile(r"\\(?:(\d{1,2})|g<([^>]*)>|(\\)|(.?))", regex.D
 
 
 def vocabulary_key(user_id: str) -> str:
-    if not ID_PATTERN.fullmatch(user_id or ""):
-        raise ScribefleetError(ErrorCode.BAD_KEY, f"user id {user_id!r} must be 1-64 letters, digits, '-' or '_'")
-    return f"{SETTINGS_PREFIX}{user_id}/{VOCABULARY_FILE_NAME}"
+    return f"{SETTINGS_PREFIX}{check_user_id(user_id)}/{VOCABULARY_FILE_NAME}"
 
 
 @dataclass(frozen=True)

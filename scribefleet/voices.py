@@ -15,17 +15,11 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from scribefleet.contract import ID_PATTERN, ErrorCode, ScribefleetError
+from scribefleet.contract import ErrorCode, ScribefleetError, check_user_id
 
 VOICES_PREFIX = "voices/"
 CACHE_FOLDER = ".cache"
 NAME_PATTERN = re.compile(r"[^\W][\w '\-]{0,63}")  # \w: unicode letters and digits; first character not a space
-
-
-def check_user(user_id: str) -> str:
-    if not ID_PATTERN.fullmatch(user_id or ""):
-        raise ScribefleetError(ErrorCode.BAD_KEY, f"user id {user_id!r} must match {ID_PATTERN.pattern}")
-    return user_id
 
 
 def check_name(name: str) -> str:
@@ -38,7 +32,7 @@ def check_name(name: str) -> str:
 
 
 def user_prefix(user_id: str) -> str:
-    return f"{VOICES_PREFIX}{check_user(user_id)}/"
+    return f"{VOICES_PREFIX}{check_user_id(user_id)}/"
 
 
 def clip_key(user_id: str, name: str, file_name: str, index: int = 0) -> str:

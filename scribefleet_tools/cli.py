@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from scribefleet.contract import ID_PATTERN, JobStatus, process_id
+from scribefleet.contract import JobStatus, ScribefleetError, check_user_id, process_id
 from scribefleet_tools.process_logs import log_lines
 from scribefleet_tools.status_view import show, take_snapshot, watch
 from scribefleet_tools.target import RECENT_JOBS, fetch_transcripts, job_item, jobs_to_show, resolve_target
@@ -85,8 +85,10 @@ def submit_metadata(args: argparse.Namespace) -> dict[str, str]:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     target = resolve_target(args)
-    if not ID_PATTERN.fullmatch(args.user):
-        print(f"--user must match {ID_PATTERN.pattern}", file=sys.stderr)
+    try:
+        check_user_id(args.user)
+    except ScribefleetError as error:
+        print(f"--user: {error.message}", file=sys.stderr)
         return 2
     if args.transcript_id and len(args.files) > 1:
         print("--transcript-id names one file's job: give one file", file=sys.stderr)

@@ -30,7 +30,7 @@ from typing import Any, Callable
 from scribefleet.contract import ErrorCode, JobStatus, Stage, output_prefix, process_id
 
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED)
-VERIFY_USER = "scribefleet-verify"
+VERIFY_USER = "scribefleet_verify"
 BAD_FILE_TEXT = b"Meeting notes, 12 May: not a recording, just text saved with a .wav name.\n" * 40
 PYTHON_ERROR_TEXT = re.compile(r"Traceback|Error\b|Exception|errno|codec|\bat 0x[0-9a-f]+")
 METRIC_NAMESPACE, HEARTBEAT_METRIC = "Scribefleet", "HeartbeatTimeouts"

@@ -20,7 +20,9 @@ def handler(event: dict, context):
     logger.append_keys(**{PROCESS_ID_KEY: event.get("processId", "-")})
     asg, policy = os.environ["ASG_NAME"], os.environ["SCALER_POLICY"]  # the template's ScalerPolicy chooses
     table = dynamodb.Table(os.environ["JOBS_TABLE"])
-    state = read_fleet_state(table, os.environ.get("STATUS_INDEX", "ByStatus"), autoscaling, asg, int(os.environ["MAX_SIZE"]))
+    just_queued = {"processId": event["workItem"], "audioSeconds": event.get("audioSeconds", 0)} if event.get("workItem") else None
+    state = read_fleet_state(table, os.environ.get("STATUS_INDEX", "ByStatus"), autoscaling, asg, int(os.environ["MAX_SIZE"]),
+                             just_queued)
     if event.get("trigger") == "plan-split":  # PlanSplit: a worker has claimed a whole file
         plan = plan_file_split(state, float(event["audioSeconds"]), policy_params())
         logger.info("split planned" if plan["chunks"] > 1 else "not split", extra={**plan, "state": asdict(state)})

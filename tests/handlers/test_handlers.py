@@ -46,13 +46,13 @@ def test_start_job_names_the_execution_after_the_process_id_and_ignores_repeats(
     first, second = invoke(stack, "start_job", sample), invoke(stack, "start_job", sample)
 
     assert first["started"] and not second["started"] and second["reason"] == "duplicate event"
-    assert first["executionName"].startswith("user-42-interview_01-")
+    assert first["executionName"].startswith("user42-interview_01-")
     described = stack.sfn.describe_execution(executionArn=first["executionArn"])
     execution_input = json.loads(described["input"])
-    assert execution_input["processId"] == "user-42-interview_01"
+    assert execution_input["processId"] == "user42-interview_01"
     assert execution_input["input"]["key"] == sample["detail"]["object"]["key"]
     log_lines = formatted_lines(caplog, "start_job")
-    assert len(log_lines) == 2 and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
+    assert len(log_lines) == 2 and all(line["process_id"] == "user42-interview_01" for line in log_lines)
 
 
 def test_start_job_records_unparseable_keys_under_a_stable_invalid_id(stack):
@@ -75,9 +75,10 @@ def test_probe_media_accepts_the_sample_upload(stack):
 
 def test_scale_fleet_applies_the_seed_rule_to_the_queue(stack):
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
-    for i, seconds in enumerate([1800, 1200, 600]):  # 60 min queued in 3 files → min(ceil(3600/900), 3) = 3
+    # 60 min queued in 3 files → min(ceil(3600/900), 3) = 3; the last is the event's own job (counted once)
+    for i, (pid, seconds) in enumerate([("u-0", 1800), ("u-1", 1200), ("user42-interview_01", 600)]):
         # as RecordJob writes a queued job: activeStatus keys the sparse ByStatus index the scaler reads
-        jobs.put_item(Item={"processId": f"u-{i}", "status": "QUEUED", "activeStatus": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}",
+        jobs.put_item(Item={"processId": pid, "status": "QUEUED", "activeStatus": "QUEUED", "createdAt": f"2026-01-01T00:00:0{i}",
                             "audioSeconds": Decimal(seconds)})
     report = invoke(stack, "scale_fleet", event("scale_fleet.json"), SCALER_POLICY="seed")
 
@@ -100,27 +101,27 @@ def test_reconcile_job_fails_the_job_of_a_stopped_execution_once(stack, caplog):
     sample = event("execution_aborted.json")
     inbox = EventInbox()
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
-    jobs.put_item(Item={"processId": "user-42-interview_01", "status": "IN_PROGRESS", "workToken": "secret",
+    jobs.put_item(Item={"processId": "user42-interview_01", "status": "IN_PROGRESS", "workToken": "secret",
                         "executionArn": sample["detail"]["executionArn"], "createdAt": "2026-11-25T20:15:00Z"})
     first, again = invoke(stack, "reconcile_job", sample), invoke(stack, "reconcile_job", sample)
 
-    assert first == {"closed": True, "processId": "user-42-interview_01", "code": "ExecutionAborted",
+    assert first == {"closed": True, "processId": "user42-interview_01", "code": "ExecutionAborted",
                      "message": "The transcription workflow was stopped before the job finished.", "eventId": first["eventId"]}
-    (announced,) = inbox.events_for("user-42-interview_01")  # one job state change event, from the first call only
+    (announced,) = inbox.events_for("user42-interview_01")  # one job state change event, from the first call only
     assert announced["id"] == first["eventId"] and announced["detail"]["error"]["code"] == "ExecutionAborted"
     assert not again["closed"] and again["reason"] == "the job already ended or belongs to another execution"
-    item = jobs.get_item(Key={"processId": "user-42-interview_01"})["Item"]
+    item = jobs.get_item(Key={"processId": "user42-interview_01"})["Item"]
     assert item["status"] == "FAILED" and item["error"]["code"] == "ExecutionAborted" and "workToken" not in item
     assert item["finishedAt"] == "2026-11-25T20:15:02.000Z" and item["createdAt"] == "2026-11-25T20:15:00Z"
     log_lines = formatted_lines(caplog, "reconcile_job")
-    assert len(log_lines) == 2 and all(line["process_id"] == "user-42-interview_01" for line in log_lines)
+    assert len(log_lines) == 2 and all(line["process_id"] == "user42-interview_01" for line in log_lines)
 
 
 def test_plan_split_splits_a_claimed_3_hour_file_over_the_idle_fleet(stack):
     """PlanSplit's call: the file is claimed (QUEUED with a workerId: a busy worker in the table), nothing else is
     queued, so every machine up to MaxSize (10) can take a chunk of 18 minutes."""
     jobs = boto3.resource("dynamodb").Table(stack.table_name)
-    jobs.put_item(Item={"processId": "user-42-interview_01", "status": "QUEUED", "activeStatus": "QUEUED", "workerId": "i-1",
+    jobs.put_item(Item={"processId": "user42-interview_01", "status": "QUEUED", "activeStatus": "QUEUED", "workerId": "i-1",
                         "createdAt": "2026-01-01T00:00:00", "audioSeconds": Decimal(10800)})
     plan = invoke(stack, "scale_fleet", event("scale_fleet_plan_split.json"))
     assert (plan["chunks"], plan["chunkSeconds"], plan["indexes"]) == (10, 1080.0, list(range(10))), plan

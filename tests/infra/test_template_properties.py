@@ -644,8 +644,10 @@ def test_worker_unit_restarts_and_runs_the_agent():
     assert "EnvironmentFile=/etc/scribefleet/worker.env" in unit
     assert re.search(r"^ExecStart=\S*python -m gpu_worker run$", unit, re.M)
     assert "ExecStartPre=/opt/scribefleet/bin/worker-prestart.sh" in unit
-    # EMF metrics printed on stdout must reach the shipped log file, or CloudWatch never sees them
+    # EMF metrics printed on stdout must reach the shipped log file, or CloudWatch never sees them; as they are
+    # printed, not when a block buffer fills or the worker exits
     assert "StandardOutput=append:/var/log/scribefleet/worker.log" in unit
+    assert "Environment=PYTHONUNBUFFERED=1" in unit.splitlines()
 
 
 def test_worker_and_its_self_test_get_a_writable_matplotlib_dir(resources):
@@ -688,6 +690,20 @@ def test_alarms_notify_the_topic(resources):
             "HeartbeatTimeoutAlarm"} <= set(alarms)
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+
+
+def test_queued_without_workers_alarm_is_n_out_of_n_plus_one(template, resources):
+    """Its metric math FILLs missing points; with a late newest minute an N-of-N alarm could never fire (CloudWatch User
+    Guide, "Using metric math": use an M out of N alarm)."""
+    alarm = resources["QueuedWithoutWorkersAlarm"]["Properties"]
+    assert "FILL(" in alarm["Metrics"][0]["Expression"]
+    assert alarm["DatapointsToAlarm"] == {"Ref": "NoWorkerAlarmMinutes"}
+    assert alarm["EvaluationPeriods"] == {"Fn::FindInMap": ["NoWorkerAlarm", {"Ref": "NoWorkerAlarmMinutes"}, "EvaluationPeriods"]}
+    allowed = template["Parameters"]["NoWorkerAlarmMinutes"]["AllowedValues"]
+    table = template["Mappings"]["NoWorkerAlarm"]
+    assert sorted(table, key=int) == sorted(allowed, key=int)  # every allowed value has its row
+    assert all(table[n]["EvaluationPeriods"] == int(n) + 1 for n in allowed)
+    assert str(template["Parameters"]["NoWorkerAlarmMinutes"]["Default"]) in table
 
 
 def test_saved_queries(resources):

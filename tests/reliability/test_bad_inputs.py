@@ -185,7 +185,7 @@ def test_every_output_of_the_module_is_under_its_own_users_prefix(rel_stack):
 
     keys = [v["Key"] for v in rel_stack.s3.list_object_versions(Bucket=rel_stack.output_bucket).get("Versions", [])]
     assert keys
-    pattern = re.compile(r"transcripts/[A-Za-z0-9_-]{1,64}/[A-Za-z0-9_-]{1,64}/[^/\\]+")
+    pattern = re.compile(r"transcripts/[A-Za-z0-9_]{1,64}/[A-Za-z0-9_-]{1,64}/[^/\\]+")
     assert all(pattern.fullmatch(k) for k in keys), [k for k in keys if not pattern.fullmatch(k)]
     assert not any(k.startswith("uploads/") for k in keys)
     inputs = rel_stack.s3.list_object_versions(Bucket=rel_stack.input_bucket)

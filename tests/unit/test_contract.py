@@ -19,12 +19,29 @@ def test_key_parses_into_ids_and_process_id():
 @pytest.mark.parametrize(
     "key",
     ["other/u/t/a.wav", "uploads/u/a.wav", "uploads/u/t/", "uploads/u/t/sub/a.wav", "uploads/u.x/t/a.wav",
-     "uploads/u/" + "x" * 65 + "/a.wav", "uploads//t/a.wav", "uploads/u/t/..", "uploads/../t/a.wav"],
+     "uploads/u/" + "x" * 65 + "/a.wav", "uploads//t/a.wav", "uploads/u/t/..", "uploads/../t/a.wav",
+     "uploads/a-b/c/x.wav", "uploads/invalid/0123456789abcdef/x.wav"],
 )
 def test_bad_keys_are_rejected_with_a_reason(key):
     with pytest.raises(ScribefleetError) as caught:
         parse_input_key(key)
     assert caught.value.code == "BadKey" and len(caught.value.message) > 15
+
+
+def test_one_process_id_names_one_upload_folder():
+    """The process id is `userId-transcriptId` and a transcript id may hold "-", so a user id may not: else
+    uploads/a-b/c/ and uploads/a/b-c/ would share a-b-c and the second upload would be taken for a duplicate of the
+    first. A process id splits back at its first "-"; `invalid-…` (keys that cannot be parsed) is nobody's."""
+    from scribefleet.ingest import identify
+
+    key = parse_input_key("uploads/a/b-c/x.wav")
+    assert key.process_id == "a-b-c" and key.process_id.split("-", 1) == [key.user_id, key.transcript_id]
+    with pytest.raises(ScribefleetError, match="no '-'"):
+        parse_input_key("uploads/a-b/c/x.wav")
+    refused = identify("uploads/a-b/c/x.wav")
+    assert refused["userId"] == "invalid" and refused["processId"] == process_id("invalid", refused["transcriptId"])
+    with pytest.raises(ScribefleetError, match="reserved"):  # so no user's job can take a refused key's id
+        parse_input_key(f"uploads/invalid/{refused['transcriptId']}/x.wav")
 
 
 def test_event_keys_are_tried_raw_then_url_decoded():

@@ -45,6 +45,24 @@ def test_a_job_still_marked_busy_after_its_machine_died_does_not_break_scaling()
         assert autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=["workers"])["AutoScalingGroups"][0]["DesiredCapacity"] == 1
 
 
+def test_the_job_just_queued_counts_even_before_the_status_index_shows_it():
+    """GSI reads are eventually consistent (DynamoDB Developer Guide, "DynamoDB read consistency"): ScaleFleet runs right
+    after RecordJob, so the index may not list the job yet. moto's index is never late, so the late index is an item
+    written without its index key; the state machine names the item it has just queued."""
+    with mock_aws():
+        table, autoscaling = make_world(instances=0)
+        table.put_item(Item={"processId": "u-late", "status": "QUEUED", "createdAt": "1", "audioSeconds": Decimal(300)})
+        table.put_item(Item=active({"processId": "u-listed", "status": "QUEUED", "createdAt": "2", "audioSeconds": Decimal(60)}))
+
+        unseen = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10)
+        late = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10, {"processId": "u-late", "audioSeconds": 300})
+        listed = read_fleet_state(table, STATUS_INDEX, autoscaling, "workers", 10, {"processId": "u-listed", "audioSeconds": 60})
+
+        assert (unseen.queued_files, unseen.queued_audio_seconds) == (1, 60)  # what the scaler saw before
+        assert (late.queued_files, late.queued_audio_seconds) == (2, 360)
+        assert (listed.queued_files, listed.queued_audio_seconds) == (1, 60)  # already listed: counted once
+
+
 def test_claimed_jobs_count_as_busy_machines_and_queued_audio_is_summed():
     with mock_aws():
         table, autoscaling = make_world(instances=2)

@@ -53,7 +53,7 @@ def test_show_without_a_vocabulary_and_remove(s3, tmp_path, capsys):
 
 def test_a_bad_user_id_is_refused(s3, capsys):
     assert cli.main(["vocabulary", "show", "--user", "a/b"]) == 2
-    assert "user id 'a/b'" in capsys.readouterr().err
+    assert "userId 'a/b'" in capsys.readouterr().err
 
 
 def test_submit_passes_terms_task_and_threshold_as_metadata():

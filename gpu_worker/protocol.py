@@ -11,15 +11,20 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from scribefleet.contract import CallbackField, InputField, JobField, JobStatus, MessageField, Stage, WorkField, WorkKind
-from scribefleet.timestamps import format_timestamp
+from scribefleet.timestamps import format_timestamp, parse_timestamp
 
 # Step Functions answers these when a token is no longer ours (job timed out, retried, or finished elsewhere).
 LOST_TOKEN_ERRORS = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+# A claim written this long ago whose message is still being delivered was never answered: its worker died between
+# the write and SendTaskSuccess (a live one answers within seconds and then deletes the message, which SQS makes
+# visible again only after the queue's VisibilityTimeout, 120 s).
+STALLED_CLAIM_SECONDS = 60.0
 
 
 class TokenLost(Exception):
@@ -115,18 +120,30 @@ class JobChannel:
                 },
             )
         except ClientError as error:
-            if _is(error, "ConditionalCheckFailedException") and not self._claimed_by_me(job):
-                raise AlreadyClaimed(job.process_id) from None
             if not _is(error, "ConditionalCheckFailedException"):
                 raise
+            item = self.table.get_item(Key={JobField.PROCESS_ID: job.process_id}, ConsistentRead=True).get("Item", {})
+            # A retried claim whose first attempt was applied (DynamoDB answered 500 or timed out after writing) fails
+            # its condition against our own write: that is our claim, not another worker's.
+            if not (item.get(JobField.WORKER_ID) == self.worker_id and item.get(JobField.CLAIM_DIGEST) == token_digest(job.claim_token)):
+                self._answer_stalled_claim(job, item)
+                raise AlreadyClaimed(job.process_id) from None
         self._callback(self.sfn.send_task_success, taskToken=job.claim_token, output=json.dumps({CallbackField.WORKER_ID: self.worker_id}))
 
-    def _claimed_by_me(self, job: JobMessage) -> bool:
-        """A retried claim whose first attempt was applied (DynamoDB answered 500 or timed out after writing) fails its
-        condition against our own write: that is our claim, not another worker's."""
-        item = self.table.get_item(Key={JobField.PROCESS_ID: job.process_id}, ConsistentRead=True).get("Item", {})
-        return item.get(JobField.WORKER_ID) == self.worker_id and item.get(JobField.CLAIM_DIGEST) == token_digest(job.claim_token)
-
+    def _answer_stalled_claim(self, job: JobMessage, item: dict) -> None:
+        """Another worker wrote this message's claim long ago and never answered it (it died in between): answer for
+        it, so the job moves on to Transcribe, whose heartbeat timeout then finds that worker gone and retries the
+        job (WorkerLost), instead of waiting for a claim that never comes until ClaimTimeoutSeconds (a day)."""
+        claimed_at = parse_timestamp(item.get(JobField.CLAIMED_AT))
+        if item.get(JobField.CLAIM_DIGEST) != token_digest(job.claim_token) or claimed_at is None:
+            return
+        if (datetime.now(timezone.utc) - claimed_at).total_seconds() < STALLED_CLAIM_SECONDS:
+            return  # its worker may still be answering
+        try:
+            self._callback(self.sfn.send_task_success, taskToken=job.claim_token,
+                           output=json.dumps({CallbackField.WORKER_ID: item.get(JobField.WORKER_ID)}))
+        except TokenLost:
+            pass  # it was answered after all (or the job has ended): nothing is waiting for it
     def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> tuple[str, dict]:
         """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim), and the item."""
         deadline = time.monotonic() + self.token_wait_seconds

@@ -149,15 +149,18 @@ def sweep(table, sfn, events, now: datetime, index: str = STATUS_INDEX, min_age:
     service attempts to send all events to EventBridge, but in some rare cases an event might not be delivered"
     (EventBridge reference: AWS Step Functions events; user guide: Event delivery from AWS services). A lost one
     would leave its job QUEUED or IN_PROGRESS for ever, and ScaleFleet starting machines for it. ReconcileJob runs this
-    on a schedule; jobs younger than `min_age` are skipped (one DescribeExecution per job is the cost). Returns what
-    reconcile did for each ended execution."""
-    results = []
+    on a schedule; jobs younger than `min_age` are skipped (one DescribeExecution per execution is the cost). A split
+    job is in the index only through its work items (ReleaseClaim takes the job itself out): reconciling their
+    execution, whose input names the job, closes the job and them, once per execution. Returns what reconcile did for
+    each ended execution."""
+    results, asked = [], set()
     for status in (JobStatus.QUEUED, JobStatus.IN_PROGRESS):
         for item in jobs_with_status(table, status, index):
             created = parse_timestamp(item.get(JobField.CREATED_AT))
             arn = item.get(JobField.EXECUTION_ARN)
-            if not arn or item.get(JobField.PARENT_ID) or (created and (now - created).total_seconds() < min_age):
-                continue  # a split job's work items are closed with their job
+            if not arn or arn in asked or (created and (now - created).total_seconds() < min_age):
+                continue
+            asked.add(arn)
             execution = sfn.describe_execution(executionArn=arn)
             if execution["status"] not in ENDED_WITHOUT_RECORD:
                 continue

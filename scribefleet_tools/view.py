@@ -25,7 +25,9 @@ from gpu_worker.formats.html import render_page
 from gpu_worker.result import TranscriptResult
 from scribefleet.contract import JobField, JobStatus, output_prefix, output_stem
 
-MEDIA_LINK_SECONDS = 12 * 3600  # a presigned link lasts a working day: long enough to listen to a 3-hour file
+# A presigned link lasts a working day, long enough to listen to a 3-hour file; signed with role or SSO credentials it
+# ends with their session instead (S3 User Guide, "Sharing objects with presigned URLs").
+MEDIA_LINK_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)

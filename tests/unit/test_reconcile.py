@@ -150,3 +150,32 @@ def test_the_sweep_closes_once_the_job_of_an_ended_execution_whose_event_never_c
     assert len(inbox.events_for("u1-lost")) == 1
     assert sweep(table, sfn, events, now) == []  # the closed job left the status index: nothing twice
     assert len(inbox.events_for("u1-lost")) == 1
+
+
+def test_the_sweep_closes_a_split_job_through_its_work_items_once(table):
+    """A split job leaves the status index when its whole-file claim is released; only its chunks stay there. If the
+    status change event of its stopped execution is lost, the sweep finds the execution through the chunks, closes the
+    job and its open work items, and asks Step Functions once for the two chunks."""
+    sfn, events = boto3.client("stepfunctions", region_name="us-east-1"), boto3.client("events", region_name="us-east-1")
+    machine = sfn.create_state_machine(name="sm", roleArn="arn:aws:iam::123456789012:role/sm", definition=json.dumps(
+        {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}))["stateMachineArn"]
+    inbox = EventInbox()
+    now = datetime.now(timezone.utc)
+    old = (now - timedelta(hours=2)).isoformat()
+    arn = sfn.start_execution(stateMachineArn=machine, name="u1-split", input=json.dumps({**JOB, "processId": "u1-split"}))["executionArn"]
+    table.put_item(Item={"processId": "u1-split", "status": "IN_PROGRESS", "executionArn": arn, "createdAt": old,
+                         "splitChunks": 2})  # no activeStatus: released when the job was split
+    for i, status in enumerate(("IN_PROGRESS", "QUEUED")):
+        table.put_item(Item={"processId": f"u1-split.chunk{i}", "parentId": "u1-split", "status": status,
+                             ACTIVE_STATUS_ATTRIBUTE: status, "executionArn": arn, "createdAt": old})
+    sfn.stop_execution(executionArn=arn)
+    asked = []
+    describe = sfn.describe_execution
+    sfn.describe_execution = lambda **kw: asked.append(kw) or describe(**kw)
+
+    (result,) = sweep(table, sfn, events, now)
+    assert result["closed"] and result["processId"] == "u1-split" and result["workItemsClosed"] == 2
+    assert len(asked) == 1 and len(inbox.events_for("u1-split")) == 1
+    assert table.get_item(Key={"processId": "u1-split"})["Item"]["status"] == "FAILED"
+    assert not table.query(IndexName=STATUS_INDEX, KeyConditionExpression=Key(ACTIVE_STATUS_ATTRIBUTE).eq("QUEUED"))["Items"]
+    assert sweep(table, sfn, events, now) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
@@ -69,6 +70,30 @@ def test_same_message_delivered_to_two_workers_is_processed_once(stack, upload, 
     wait_until(lambda: stack.job("u1-twice").get("status") == "COMPLETED", timeout=20)
     assert first.agent.completed == 1 and second.agent.completed == 0 and second.agent.pipeline.runs == 0
     assert stack.job("u1-twice")["attempts"] == 1
+
+
+@pytest.mark.fault
+def test_a_claim_whose_worker_died_before_answering_is_answered_by_the_next_receiver(stack, upload, start_worker):
+    """A worker that dies between its claim write and SendTaskSuccess leaves the message to come back; the next receiver
+    cannot claim it (same claim digest) but answers the claim for the dead worker, so Transcribe's heartbeat timeout
+    retries the job, instead of WaitForWorker waiting for the claim timeout (a day in production)."""
+    from gpu_worker.protocol import STALLED_CLAIM_SECONDS, JobMessage, token_digest
+    from scribefleet.timestamps import format_timestamp
+
+    started = upload("uploads/u1/stalled/a.wav", wav_bytes(1.0))
+    sqs = boto3.client("sqs")
+    message = wait_until(lambda: sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=0).get("Messages"), timeout=10)[0]
+    job = JobMessage.from_sqs(message)
+    long_ago = format_timestamp(datetime.now(timezone.utc) - timedelta(seconds=STALLED_CLAIM_SECONDS + 60))
+    stack.table.update_item(  # the dead worker's claim write, as JobChannel.claim makes it
+        Key={"processId": "u1-stalled"}, UpdateExpression="SET workerId = :w, claimDigest = :d, claimedAt = :t, attempts = :one",
+        ExpressionAttributeValues={":w": "i-dead", ":d": token_digest(job.claim_token), ":t": long_ago, ":one": 1})
+
+    worker = start_worker(worker_id="i-next", heartbeat_interval=0.2)
+
+    assert stack.wait(started[0]["executionArn"])["status"] == "SUCCEEDED"
+    job_item = stack.job("u1-stalled")
+    assert job_item["workerId"] == "i-next" and job_item["attempts"] == 2 and worker.agent.completed == 1
 
 
 def test_idle_worker_retires_only_its_own_instance(stack):

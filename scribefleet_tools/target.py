@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scribefleet.contract import JobField, output_prefix
+from scribefleet.contract import JobField, JobStatus, output_prefix
 
 
 @dataclass
@@ -69,7 +69,10 @@ def jobs_to_show(target: Target, user: str | None = None, only: Collection[str] 
     if only is not None:
         jobs = [table.get_item(Key={JobField.PROCESS_ID: pid}, ConsistentRead=True).get("Item") for pid in only]
     elif user is not None:
-        jobs = list(user_jobs(table, user, limit=limit))
+        # ByUser projects what a finished job's row shows; a running one is read whole (a split job's chunk count,
+        # which its progress needs, is not projected, and an index's projection cannot be changed in place)
+        jobs = [table.get_item(Key={JobField.PROCESS_ID: job[JobField.PROCESS_ID]}, ConsistentRead=True).get("Item")
+                if job.get(JobField.STATUS) == JobStatus.IN_PROGRESS else job for job in user_jobs(table, user, limit=limit)]
     else:
         return active_jobs(table)  # a split job's progress included
     return sorted((with_split_progress(table, job) for job in jobs if job), key=lambda job: str(job.get(JobField.CREATED_AT, "")))

@@ -43,6 +43,18 @@ def test_without_a_user_the_listing_is_the_jobs_waiting_or_running(target):
     assert [j["processId"] for j in jobs_to_show(target)] == ["bob-now"]
 
 
+def test_a_users_running_split_job_is_listed_with_its_chunks_progress(target):
+    """The ByUser index does not project splitChunks: the running job is read whole, as the ByStatus listing shows it."""
+    table = boto3.resource("dynamodb", region_name="us-east-1").Table("jobs")
+    table.put_item(Item={"processId": "ann-long", "userId": "ann", "status": "IN_PROGRESS", "stage": "split",
+                         "splitChunks": 2, "createdAt": "2026-12-02T10:00:00Z"})
+    for i, progress in enumerate((100, 50)):
+        table.put_item(Item={"processId": f"ann-long.chunk{i}", "parentId": "ann-long", "progress": progress,
+                             "status": "COMPLETED" if progress == 100 else "IN_PROGRESS", "createdAt": "2026-12-02T10:00:01Z"})
+    (row,) = [j for j in jobs_to_show(target, user="ann") if j["processId"] == "ann-long"]
+    assert row["stage"].startswith("split: 1/2 chunks done") and row["progress"] == 67.5
+
+
 def test_given_process_ids_are_read_one_by_one(target):
     assert [j["processId"] for j in jobs_to_show(target, only=["bob-now", "ann-t007", "nobody-x"])] == ["ann-t007", "bob-now"]
 

@@ -6,7 +6,7 @@ Writers take plain data (a TranscriptResult and the validated options) and only 
 can be read back by the field's own tools (see tests/worker/test_formats.py). All text is UTF-8.
 
   txt           a paragraph per speaker turn under `Name [HH:MM:SS]` (text.py)
-  tsv           start<TAB>end<TAB>speaker<TAB>text per segment, times in ms, header row, no quoting (text.py)
+  tsv           start<TAB>end<TAB>speaker<TAB>text per segment, times in ms, header row, a field with `"` quoted as Excel/pandas read it (text.py)
   json          TranscriptResult.to_dict() + format_version (text.py)
   srt, vtt      cues built once from the words (subtitles.py): max_line_chars (42), max_lines (2), ≤ 6 s,
                 ≥ 0.8 s where there is room, split at speaker change / sentence end / 1.5 s pause, no overlaps;

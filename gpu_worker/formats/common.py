@@ -160,5 +160,17 @@ class FrameRate:
         label = _LABELS.get(self.exact, str(self.exact))
         return str(Timecode(label, frames=frames + 1))  # the timecode library counts frames from 1
 
-    def smpte(self, seconds: float) -> str:
-        return self.timecode(self.frames(seconds))
+    def smpte(self, seconds: float, start_frames: int = 0) -> str:
+        return self.timecode(self.frames(seconds) + start_frames)
+
+    def start_frames(self, start_timecode: str | None) -> int:
+        """Frames before media time 0 (the `start_timecode` option, e.g. "01:00:00:00"), read by the same library that
+        writes the timecodes: at 29.97 and 59.94 a label is drop-frame whichever separator it is written with, so
+        "01:00:00:00" and "01:00:00;00" both name frame 107892 at 29.97 (counted non-drop it would be 108000, 3.6 s
+        late on the drop-frame timeline every other timecode here is written on)."""
+        if not start_timecode:
+            return 0
+        try:
+            return Timecode(_LABELS.get(self.exact, str(self.exact)), str(start_timecode)).frames - 1
+        except (TypeError, ValueError, IndexError) as error:
+            raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"start_timecode {start_timecode!r}: {error}") from error

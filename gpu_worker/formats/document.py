@@ -19,6 +19,7 @@ LOW_CONFIDENCE_FILL = "FFE08A"  # a pale amber shading behind the words to liste
 
 def write_docx(result: TranscriptResult, path: Path, options: dict[str, Any], title: str = "") -> None:
     rate = FrameRate.of(options.get("frame_rate"))
+    start = rate.start_frames(options.get("start_timecode"))  # the sequence's timecode, as the EDL and markers use
     doc = Document()
     doc.core_properties.title = title
     doc.core_properties.language = result.text_language
@@ -43,7 +44,7 @@ def write_docx(result: TranscriptResult, path: Path, options: dict[str, Any], ti
         if turn.name:
             p.add_run(turn.name).bold = True
             p.add_run("  ")
-        tc = p.add_run(rate.smpte(turn.start))
+        tc = p.add_run(rate.smpte(turn.start, start))
         tc.font.color.rgb = _GREY
         tc.font.size = Pt(9)
         p.add_run().add_break()

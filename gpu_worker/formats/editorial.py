@@ -14,7 +14,6 @@ from opentimelineio import opentime, schema
 
 from gpu_worker.formats.common import FrameRate, Turn, clean, speaker_turns
 from gpu_worker.result import TranscriptResult
-from scribefleet.contract import ErrorCode, ScribefleetError
 
 # Media Composer's marker colours; speakers cycle through the ones that read well on its timeline.
 SPEAKER_COLORS = ("red", "green", "blue", "cyan", "magenta", "yellow", "white", "black")
@@ -24,14 +23,6 @@ EDL_COMMENT_WIDTH = 72  # EDL lines stay short: many conform tools read fixed-wi
 # Comment lines a CMX reader would take for commands (clip names, locators, motion, CDL) if text began with them
 # (OpenTimelineIO's reader matches these prefixes case-sensitively); such lines get a "- " in front.
 _EDL_KEYWORDS = re.compile(r"^(\*|FROM CLIP|FROM FILE|TO CLIP|LOC|M2|ASC_SOP|ASC_SAT|OTIO REFERENCE)")
-
-
-def _start_frames(rate: FrameRate, options: dict[str, Any]) -> int:
-    start = options.get("start_timecode")
-    try:
-        return opentime.from_timecode(start, float(rate.exact)).to_frames() if start else 0
-    except (TypeError, ValueError) as error:
-        raise ScribefleetError(ErrorCode.INVALID_OPTIONS, f"start_timecode {start!r}: {error}") from error
 
 
 def _turn_frames(turns: list[Turn], rate: FrameRate, offset: int) -> list[tuple[Turn, int, int]]:
@@ -79,7 +70,7 @@ def write_edl(result: TranscriptResult, path: Path, options: dict[str, Any], tit
     track = schema.Track(kind=schema.TrackKind.Video)
     timeline.tracks.append(track)
     cursor = 0
-    for turn, first, last in _turn_frames(turns, rate, _start_frames(rate, options)):
+    for turn, first, last in _turn_frames(turns, rate, rate.start_frames(options.get("start_timecode"))):
         if first > cursor:  # the gap keeps record timecode equal to source timecode
             track.append(schema.Gap(source_range=opentime.TimeRange(opentime.RationalTime(0, fps),
                                                                       opentime.RationalTime(first - cursor, fps))))
@@ -111,7 +102,7 @@ def write_avid_markers(result: TranscriptResult, path: Path, options: dict[str, 
     turns = speaker_turns(result)
     colors = _speaker_colors(turns)
     lines = []
-    for turn, first, last in _turn_frames(turns, rate, _start_frames(rate, options)):
+    for turn, first, last in _turn_frames(turns, rate, rate.start_frames(options.get("start_timecode"))):
         comment = f"{turn.name}: {turn.text}" if turn.name else turn.text
         lines.append("\t".join((AVID_USER, rate.timecode(first), AVID_TRACK, colors[turn.speaker], comment,
                                 str(last - first))) + "\n")

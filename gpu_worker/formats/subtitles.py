@@ -155,6 +155,11 @@ def _fix_timing(cues: list[Cue], min_ms: int) -> None:
         cue.end = max(cue.end, min(cue.start + min_ms, limit))
 
 
+# SRT has no escapes, and players (VLC, YouTube, Premiere) read <b>, <i>, <font …> in it as markup: a name or word
+# holding "<" or ">" would vanish or restyle the cue. Single angle quotes keep it readable.
+_SRT_MARKUP = str.maketrans({"<": "‹", ">": "›"})
+
+
 def write_srt(result: TranscriptResult, path: Path, options: dict[str, Any], title: str = "") -> None:
     cues = build_cues(result, CueRules.from_options(options))
     subs = [
@@ -162,7 +167,7 @@ def write_srt(result: TranscriptResult, path: Path, options: dict[str, Any], tit
             index=i,
             start=timedelta(milliseconds=c.start),
             end=timedelta(milliseconds=c.end),
-            content="\n".join([(srt_prefix(c.name) if c.first_of_turn else "") + c.lines[0], *c.lines[1:]]),
+            content="\n".join([(srt_prefix(c.name) if c.first_of_turn else "") + c.lines[0], *c.lines[1:]]).translate(_SRT_MARKUP),
         )
         for i, c in enumerate(cues, 1)
     ]

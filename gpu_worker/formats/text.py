@@ -22,10 +22,12 @@ def write_txt(result: TranscriptResult, path: Path, options: dict[str, Any], tit
 
 
 def write_tsv(result: TranscriptResult, path: Path, options: dict[str, Any], title: str = "") -> None:
-    """Tab-separated, header row, no quoting (fields are cleaned of tabs and newlines instead, as IANA TSV asks)."""
+    """Tab-separated, header row; fields are cleaned of tabs and newlines (IANA TSV). A field holding a `"` is quoted
+    the way the readers researchers use expect (Excel, pandas, R, Python's excel-tab): unquoted, a text beginning with
+    `"` opened a quoted field there and swallowed the rows after it."""
     labelled = show_speakers(result)
     with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, escapechar=None, quotechar=None)
+        writer = csv.writer(f, dialect="excel-tab", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(TSV_COLUMNS)
         for s in result.segments:
             text = segment_text(s)

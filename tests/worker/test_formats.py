@@ -260,6 +260,25 @@ def test_tsv_rows_per_segment_in_milliseconds(interview, tmp_path):
         assert [float(p) for p in row[4].split(" ")] == [w.probability for w in seg.words]
 
 
+def test_tsv_text_with_quotes_reads_back_row_for_row(tmp_path):
+    """A text beginning with a quote must not open a quoted field that swallows the next rows (Excel, pandas, R and
+    Python's excel-tab dialect treat `"` as the quote character)."""
+    said = ['"Quote me.', 'She said "no" twice.', "Next row."]
+    result = TranscriptResult("en", 6.0, [Segment(2.0 * i, 2.0 * i + 1.5, text) for i, text in enumerate(said)])
+    with write(result, tmp_path, ["tsv"])["tsv"].open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, dialect="excel-tab"))
+    assert [row[3] for row in rows[1:]] == said
+
+
+def test_srt_never_carries_markup_from_names_or_words(tmp_path):
+    words = [Word(0.5, 0.9, " <i>tag</i>", 0.9, "A"), Word(1.0, 1.4, " a<b", 0.9, "A")]
+    result = TranscriptResult("en", 2.0, [Segment(0.5, 1.4, " <i>tag</i> a<b", "A", words)], ["A"], {"A": "Ann <b> & co"})
+    text = write(result, tmp_path, ["srt"])["srt"].read_text(encoding="utf-8")
+    assert "<" not in text and ">" not in text.replace("-->", "")
+    (event,) = pysubs2.SSAFile.from_string(text, format_="srt").events
+    assert "Ann ‹b› & co" in event.plaintext and "‹i›tag‹/i› a‹b" in event.plaintext  # nothing read as a tag
+
+
 def test_json_is_the_full_result_with_a_version(interview, tmp_path):
     data = json.loads(write(interview, tmp_path, ["json"])["json"].read_text(encoding="utf-8"))
     assert data.pop("format_version") == 1
@@ -371,6 +390,20 @@ def test_start_timecode_shifts_editor_formats(interview, tmp_path):
     first = frames(interview.segments[0].start, 25) + 25 * 3600
     assert clips[0].source_range.start_time.to_frames() == first == record_in[0]
     assert paths["avid_markers"].read_text().split("\t")[1] == opentime.to_timecode(opentime.RationalTime(first, 25), 25)
+
+
+@pytest.mark.parametrize("label", ["01:00:00:00", "01:00:00;00"])
+def test_a_start_timecode_at_29_97_is_drop_frame_however_it_is_written(interview, tmp_path, label):
+    """01:00:00;00 is frame 107892 of a 29.97 drop-frame timeline; read as non-drop, "01:00:00:00" would be 108000
+    and put every event 3.6 s late on the timeline the files are written in."""
+    paths = write(interview, tmp_path, ["edl", "avid_markers", "docx"], frame_rate=29.97, start_timecode=label)
+    clips, record_in = read_edl(paths["edl"], 29.97)
+    first = frames(interview.segments[0].start, 29.97) + 107892
+    assert record_in[0] == first
+    marker = paths["avid_markers"].read_text().split("\t")[1]
+    assert Timecode("29.97", marker).frames - 1 == first and marker.startswith("01:00:00;")
+    text = "\n".join(p.text for p in docx.Document(str(paths["docx"])).paragraphs)
+    assert marker in text  # the script shows the timecodes the sequence shows
 
 
 # ---------------------------------------------------------------- edge cases

@@ -206,7 +206,9 @@
 
   const exporters = {
     srt: () => buildCues().map((c, k) => {
-      const content = [(c.first ? srtPrefix(c.name) : "") + c.lines[0], ...c.lines.slice(1)].join("\n");
+      // SRT has no escapes and players read <b>, <i> in it as markup: as subtitles.py, single angle quotes instead
+      const content = [(c.first ? srtPrefix(c.name) : "") + c.lines[0], ...c.lines.slice(1)].join("\n")
+        .replace(/</g, "‹").replace(/>/g, "›");
       return `${k + 1}\n${srtTime(c.start)} --> ${srtTime(c.end)}\n${content}\n\n`;
     }).join(""),
     vtt: () => {

@@ -13,7 +13,9 @@ can be read back by the field's own tools (see tests/worker/test_formats.py). Al
                 SRT puts `[Name] ` where the speaker changes, VTT a `<v Name>` span on every cue
   docx          title, then per turn: name (bold), SMPTE timecode, text (document.py, python-docx)
   edl           CMX 3600 via OpenTimelineIO's adapter: one event per turn on reel AX, a locator with the
-                speaker, the words as comment lines, FCM line for drop-frame (editorial.py)
+                speaker, the words as comment lines, FCM line for drop-frame (editorial.py). CMX 3600 stops at
+                999 events; a transcript with more turns (a long interview) numbers on past 999, which a strict
+                CMX reader may refuse: avid_markers has no such limit
   avid_markers  Media Composer marker list: user, TC, track, colour, comment, duration (frames) (editorial.py)
   html          the transcript page: one self-contained file that plays the media along, edits names and
                 words, searches, and exports srt/vtt/txt/json with the rules above (html.py, page/)

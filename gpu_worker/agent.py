@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, IncompleteReadError, ReadTimeoutError,
+                                 ResponseStreamingError)
 
 from gpu_worker.chunking import ChunkResult
 from gpu_worker.fleet import Fleet
@@ -39,6 +40,9 @@ from scribefleet.timestamps import parse_timestamp
 DOWNLOAD, PIPELINE, DELIVERY = (0.0, 0.05), (0.05, 0.92), (0.92, 1.0)
 # Transient DynamoDB/S3/SQS errors and throttling: bounded retries with backoff (botocore "standard" mode: up to
 # 6 retries, jittered exponential backoff capped at 20 s; tests/reliability/test_faults.py injects errors into it).
+# A GET whose body broke off (the connection dropped or stalled past read_timeout): resumed this many times in all.
+BROKEN_STREAM = (ResponseStreamingError, ReadTimeoutError, ConnectionClosedError, IncompleteReadError)
+DOWNLOAD_ATTEMPTS = 5
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeout=5, read_timeout=30)
 
 
@@ -375,21 +379,33 @@ class Agent:
         return voices
 
     def _download(self, job: JobMessage, scratch: Path) -> Path:
-        """The exact version that was probed: by version id, or by ETag when the bucket is unversioned."""
+        """The exact version that was probed: by version id, or by ETag when the bucket is unversioned.
+
+        botocore retries a GET that fails, not a body that breaks off after the 200 ("socket errors and read timeouts
+        that occur after receiving an OK response", boto3's S3 customization reference): a dropped connection
+        mid-file resumes with a Range GET of the same version from the bytes already written."""
         target = scratch / "input" / "media"
         target.parent.mkdir(parents=True)
         extra = {"VersionId": job.version_id} if job.version_id else ({"IfMatch": job.etag} if job.etag else {})
-        try:
-            body = self.s3.get_object(Bucket=job.bucket, Key=job.key, **extra)["Body"]
-            with open(target, "wb") as out:
-                shutil.copyfileobj(body, out, length=1024 * 1024)
-        except ClientError as error:
-            code = error.response["Error"]["Code"]
-            if code in ("PreconditionFailed", "412", "NoSuchKey", "404", "NoSuchVersion"):
-                raise ScribefleetError(
-                    ErrorCode.INPUT_CHANGED, f"the uploaded file was replaced or deleted before processing ({code})"
-                ) from None
-            raise
+        with open(target, "wb") as out:
+            for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+                resume = {"Range": f"bytes={out.tell()}-"} if out.tell() else {}
+                try:
+                    body = self.s3.get_object(Bucket=job.bucket, Key=job.key, **extra, **resume)["Body"]
+                    shutil.copyfileobj(body, out, length=1024 * 1024)
+                    return target
+                except BROKEN_STREAM as error:
+                    if attempt == DOWNLOAD_ATTEMPTS:
+                        raise
+                    self.log.warning("input download broke off; resuming", extra={"bytes": out.tell(), "error": str(error)[:200]})
+                except ClientError as error:
+                    code = error.response["Error"]["Code"]
+                    # 405: the version is now a delete marker (S3 API reference, GetObject)
+                    if code in ("PreconditionFailed", "412", "NoSuchKey", "404", "NoSuchVersion", "MethodNotAllowed", "405"):
+                        raise ScribefleetError(
+                            ErrorCode.INPUT_CHANGED, f"the uploaded file was replaced or deleted before processing ({code})"
+                        ) from None
+                    raise
         return target
 
     def _deliver(self, job, token, result: TranscriptResult, files: dict[str, Path], stem: str, progress: Progress) -> dict[str, str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from scribefleet.container_duration import header_duration
 from scribefleet.contract import MAX_AUDIO_SECONDS, ErrorCode, ScribefleetError, parse_event_key, parse_input_key
@@ -70,11 +70,16 @@ class S3RangeFile(io.RawIOBase):
 
     BLOCK = 256 * 1024
 
+    ATTEMPTS = 3  # per block, for a body that breaks off after the 200, which botocore does not retry
+
     def __init__(self, s3, bucket: str, key: str, size: int, version_id: str = ""):
         self._s3, self._bucket, self._key, self._size, self._version = s3, bucket, key, size, version_id
         self._pos = 0
         self._blocks: dict[int, bytes] = {}
         self.requests = 0
+        # The parsers catch every exception a hostile header raises; an S3 read that failed is kept here, so that the
+        # caller raises it as what it is instead of calling the file damaged (read_failure).
+        self.failure: Exception | None = None
 
     def readable(self) -> bool:
         return True
@@ -95,9 +100,16 @@ class S3RangeFile(io.RawIOBase):
             start = index * self.BLOCK
             end = min(self._size, start + self.BLOCK) - 1
             extra = {"VersionId": self._version} if self._version else {}
-            body = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **extra)
-            self._blocks[index] = body["Body"].read()
-            self.requests += 1
+            for attempt in range(1, self.ATTEMPTS + 1):
+                try:
+                    body = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **extra)
+                    self.requests += 1
+                    self._blocks[index] = body["Body"].read()
+                    break
+                except (BotoCoreError, ClientError) as error:  # botocore has already retried what it retries
+                    if attempt == self.ATTEMPTS or isinstance(error, ClientError):
+                        self.failure = error
+                        raise
         return self._blocks[index]
 
     def read(self, size: int = -1) -> bytes:
@@ -147,7 +159,12 @@ def probe_media(execution_input: dict[str, Any], s3, limits: Limits) -> dict[str
             )
         options = with_user_vocabulary(parse_options(head.get("Metadata", {})), s3, source["bucket"], parsed.user_id)
         reader = S3RangeFile(s3, source["bucket"], key, size, source.get("versionId", ""))
-        seconds, container, estimated = header_duration(reader, size, parsed.file_name)
+        try:
+            seconds, container, estimated = header_duration(reader, size, parsed.file_name)
+        except ScribefleetError:
+            if reader.failure is not None:  # S3 failed, not the file: raised as itself, never "damaged header"
+                raise reader.failure from None
+            raise
         if seconds > limits.max_audio_seconds * (ESTIMATE_REJECT_FACTOR if estimated else 1):
             raise ScribefleetError(
                 ErrorCode.AUDIO_TOO_LONG,

@@ -167,6 +167,11 @@ def test_function_globals(template):
     assert "LOG_LEVEL" in env
 
 
+def test_the_hourly_sweep_has_time_for_a_backlog(resources):
+    """One DescribeExecution per old active job, throttled past its burst (Step Functions quotas): not the 30 s global."""
+    assert resources["ReconcileJobFunction"]["Properties"]["Timeout"] >= 300
+
+
 def test_function_environments(resources):
     env = lambda name: resources[name]["Properties"]["Environment"]["Variables"]  # noqa: E731
     assert set(env("StartJobFunction")) == {"STATE_MACHINE_ARN"}

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import boto3
+from botocore.exceptions import ClientError, ResponseStreamingError
 import pytest
 from moto import mock_aws
 
@@ -128,6 +129,41 @@ def test_large_file_is_probed_with_few_ranged_reads_not_a_download(s3):
     result = probe(s3, "uploads/u/t/long.wav", wav_bytes(120.0, rate=8000))  # 1.9 MB
     assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(120.0)
     assert result["media"]["rangeRequests"] <= 2
+
+
+class RangeFaults:
+    """moto's S3 whose ranged GETs fail as `fail(n)` says for the n-th one (an exception to raise, or None)."""
+
+    def __init__(self, real, fail):
+        self.real, self.fail, self.ranged = real, fail, 0
+
+    def get_object(self, **kwargs):
+        if "Range" in kwargs:
+            self.ranged += 1
+            error = self.fail(self.ranged)
+            if error is not None:
+                raise error
+        return self.real.get_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_an_s3_read_that_fails_is_raised_as_itself_never_as_a_damaged_file(s3):
+    """The parsers catch whatever a hostile header raises; an S3 failure inside them (SlowDown after botocore's own
+    retries) must not become a permanent UnsupportedMedia rejection of a good file."""
+    slow = ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+    faulty = RangeFaults(s3, lambda n: slow if n > 1 else None)  # the first block read, then inside the parser
+    with pytest.raises(ClientError, match="SlowDown"):
+        probe(faulty, "uploads/u/t/long.wav", wav_bytes(120.0, rate=8000))
+    assert faulty.ranged == 2
+
+
+def test_a_ranged_read_whose_body_broke_off_is_read_again(s3):
+    broken = ResponseStreamingError(error="Connection broken: IncompleteRead")
+    faulty = RangeFaults(s3, lambda n: broken if n == 1 else None)
+    result = probe(faulty, "uploads/u/t/a.wav", wav_bytes(3.0))
+    assert result["accepted"] and result["media"]["audioSeconds"] == pytest.approx(3.0) and faulty.ranged == 2
 
 
 def test_a_long_fragmented_recording_is_probed_from_its_head_and_tail(s3, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections import OrderedDict
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -71,11 +72,14 @@ class S3RangeFile(io.RawIOBase):
     BLOCK = 256 * 1024
 
     ATTEMPTS = 3  # per block, for a body that breaks off after the 200, which botocore does not retry
+    # Blocks kept (16 MiB): the parsers go back and forth near the head and the tail, but a huge ID3 tag (up to 256 MiB,
+    # read in one go) must not stay cached beside its own copies in a 512 MB function.
+    CACHED_BLOCKS = 64
 
     def __init__(self, s3, bucket: str, key: str, size: int, version_id: str = ""):
         self._s3, self._bucket, self._key, self._size, self._version = s3, bucket, key, size, version_id
         self._pos = 0
-        self._blocks: dict[int, bytes] = {}
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()  # least recently used first
         self.requests = 0
         # The parsers catch every exception a hostile header raises; an S3 read that failed is kept here, so that the
         # caller raises it as what it is instead of calling the file damaged (read_failure).
@@ -96,7 +100,9 @@ class S3RangeFile(io.RawIOBase):
         return self._pos
 
     def _block(self, index: int) -> bytes:
-        if index not in self._blocks:
+        if index in self._blocks:
+            self._blocks.move_to_end(index)
+        else:
             start = index * self.BLOCK
             end = min(self._size, start + self.BLOCK) - 1
             extra = {"VersionId": self._version} if self._version else {}
@@ -105,6 +111,8 @@ class S3RangeFile(io.RawIOBase):
                     body = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{end}", **extra)
                     self.requests += 1
                     self._blocks[index] = body["Body"].read()
+                    if len(self._blocks) > self.CACHED_BLOCKS:
+                        self._blocks.popitem(last=False)
                     break
                 except (BotoCoreError, ClientError) as error:  # botocore has already retried what it retries
                     if attempt == self.ATTEMPTS or isinstance(error, ClientError):

@@ -252,3 +252,17 @@ def test_range_file_reads_like_a_file(s3):
     view.seek(-5, 2)
     assert view.read() == body[-5:]
     assert view.tell() == len(body) and view.read(10) == b""
+
+
+def test_range_file_keeps_a_bounded_cache_of_blocks(s3):
+    """A parser reading a whole huge tag must not leave it all cached in a 512 MB function: recent blocks are kept,
+    the oldest dropped, and a block read again is fetched again."""
+    body = bytes(range(256)) * (S3RangeFile.BLOCK // 256) * (S3RangeFile.CACHED_BLOCKS + 6)  # 70 blocks, 17.5 MiB
+    s3.put_object(Bucket=BUCKET, Key="k", Body=body)
+    view = S3RangeFile(s3, BUCKET, "k", len(body))
+    assert view.read() == body and view.requests == S3RangeFile.CACHED_BLOCKS + 6
+    assert len(view._blocks) == S3RangeFile.CACHED_BLOCKS
+    view.seek(-10, 2)
+    assert view.read() == body[-10:] and view.requests == S3RangeFile.CACHED_BLOCKS + 6  # the tail is still cached
+    view.seek(0)
+    assert view.read(10) == body[:10] and view.requests == S3RangeFile.CACHED_BLOCKS + 7  # the head was dropped

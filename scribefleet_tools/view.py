@@ -92,13 +92,19 @@ class PageServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         base = f"http://127.0.0.1:{self.server_address[1]}/"
-        return base + (f"?media={quote(self.page.media_url, safe='')}" if self.page.media_url else "")
+        # In the fragment, not the query: a fragment is never sent to the server, in a request line or a Referer
+        return base + (f"#media={quote(self.page.media_url, safe='')}" if self.page.media_url else "")
 
 
 class _PageHandler(BaseHTTPRequestHandler):
     server: PageServer
 
     def do_GET(self) -> None:  # noqa: N802 (the http.server naming)
+        port = self.server.server_address[1]
+        if self.headers.get("Host") not in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            # DNS rebinding: another site's name pointed at 127.0.0.1 would otherwise let its page read this transcript
+            self.send_error(HTTPStatus.MISDIRECTED_REQUEST)
+            return
         if urlsplit(self.path).path not in ("/", "/index.html"):
             self.send_error(HTTPStatus.NOT_FOUND)
             return

@@ -120,7 +120,7 @@ def test_only_a_completed_job_can_be_viewed(stack):
 def test_the_server_answers_the_page_only(stack, transcript, tmp_path, served):
     job = completed_job(stack, transcript, tmp_path, ["html"])
     server = served(transcript_page(stack, job[JobField.PROCESS_ID], job))
-    base = server.url.split("?")[0]
+    base = server.url.split("#")[0]
     with urllib.request.urlopen(base) as response:
         assert response.headers["Content-Type"] == "text/html; charset=utf-8"
         assert b"interview" in response.read().lower()
@@ -128,6 +128,10 @@ def test_the_server_answers_the_page_only(stack, transcript, tmp_path, served):
         urllib.request.urlopen(base + "etc/passwd")
     assert missing.value.code == 404
     assert server.server_address[0] == "127.0.0.1"
+    rebound = urllib.request.Request(base, headers={"Host": f"evil.example:{server.server_address[1]}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:  # DNS rebinding: another site's name for 127.0.0.1
+        urllib.request.urlopen(rebound)
+    assert refused.value.code == 421
 
 
 def test_the_view_command_prints_the_url_of_the_page_it_serves(stack, transcript, tmp_path, monkeypatch, capsys):
@@ -160,4 +164,4 @@ def test_the_view_command_prints_the_url_of_the_page_it_serves(stack, transcript
         thread.join(30)
     assert exit_code == [0]
     url = capsys.readouterr().out.strip()
-    assert url == server.url and "?media=http" in url
+    assert url == server.url and "#media=http" in url  # the presigned URL never travels to a server

@@ -76,10 +76,12 @@ def decode_audio(
         status = _status(child.returncode, stdout, stderr)
         if status.get("code"):
             raise ScribefleetError(ErrorCode(status["code"]), status["message"])
-        samples = np.fromfile(out, dtype="<i2")
-    if samples.size == 0:
+        tracks = [np.fromfile(p, dtype="<i2") for p in track_files(out, int(status.get("tracks", 1)))]
+    if max(t.size for t in tracks) == 0:
         raise ScribefleetError(ErrorCode.NO_AUDIO, "the audio track is empty (0 s)")
-    audio = samples.astype(np.float32) / 32768.0  # faster-whisper's own conversion
+    audio = mix_tracks(tracks)
+    if len(tracks) > 1:
+        log.info("%d audio tracks: the audible ones mixed", len(tracks))
     if float(np.abs(audio).max()) < SILENCE_PEAK:
         raise ScribefleetError(ErrorCode.NO_AUDIO, f"the audio is silent ({audio.size / SAMPLE_RATE:.1f} s of silence)")
     log.info("decoded %s: %.1f s of audio", path.name, audio.size / SAMPLE_RATE)
@@ -191,39 +193,68 @@ def _decode_to_file(path: str, out_path: str, max_samples: int) -> dict:
                     return _failure(ErrorCode.TRUNCATED_MEDIA, "the file looks cut off: it ends inside its media data, "
                                     "before the index (moov) an MP4, M4A or MOV file keeps at its end")
         return _failure(ErrorCode.BAD_INPUT, f"the file is not audio or video we can read (expected {ACCEPTED})")
-    written, content_end = 0, 0.0
-    with container, open(out_path, "wb") as out:
+    content_end = 0.0
+    with container:
         if not container.streams.audio:
             kinds = sorted({stream.type for stream in container.streams}) or ["no streams"]
             return _failure(ErrorCode.NO_AUDIO, f"the file has no audio track (found: {', '.join(kinds)})")
-        audio = container.streams.audio[0]
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        # Every audio track, each to its own file (track_files): a camera file often holds a scratch track and a lav,
+        # a podcast recorder one person per track; the parent mixes them (mix_tracks).
+        tracks = list(container.streams.audio)
+        paths = track_files(out_path, len(tracks))
+        resamplers = {t.index: av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE) for t in tracks}
+        outs = {t.index: open(p, "wb") for t, p in zip(tracks, paths)}
+        written = dict.fromkeys(outs, 0)
         try:
             # Every stream is demuxed (decode(audio=0) reads them all anyway) so that the end of the file's content
             # is known: a video whose audio track simply ends early is not a cut-off file.
             for packet in _valid_packets(container.demux()):
                 content_end = max(content_end, _packet_end(packet))
-                if packet.stream.index != audio.index:
+                index = packet.stream.index
+                if index not in outs:
                     continue
                 for frame in _valid_frames(packet):
-                    for resampled in resampler.resample(frame):
-                        written += _write(out, resampled)
-                if written > max_samples:
+                    for resampled in resamplers[index].resample(frame):
+                        written[index] += _write(outs[index], resampled)
+                if written[index] > max_samples:
                     return _failure(
                         ErrorCode.AUDIO_TOO_LONG,
                         f"the audio is longer than the limit of {_clock(max_samples / SAMPLE_RATE)}",
                     )
-            for resampled in resampler.resample(None):  # flush the resampler's delay line
-                written += _write(out, resampled)
+            for index, resampler in resamplers.items():
+                for resampled in resampler.resample(None):  # flush the resampler's delay line
+                    written[index] += _write(outs[index], resampled)
         except av.FFmpegError:
-            if written == 0:
+            if not any(written.values()):
                 return _failure(ErrorCode.BAD_INPUT, "the audio track cannot be decoded: its data is damaged")
             # A damaged tail after good audio: keep what decoded, like faster-whisper; truncation is judged below.
-    decoded = written / SAMPLE_RATE
+        finally:
+            for out in outs.values():
+                out.close()
+    decoded = max(written.values()) / SAMPLE_RATE
     reason = truncation_reason(_stated_seconds(path), decoded, max(content_end, decoded))
     if reason:
         return _failure(ErrorCode.TRUNCATED_MEDIA, reason)
-    return {"samples": written}
+    return {"samples": max(written.values()), "tracks": len(tracks)}
+
+
+def track_files(out_path: str | os.PathLike, tracks: int) -> list[str]:
+    """Where the child writes each audio track's samples: the first at out_path, the others beside it."""
+    return [str(out_path)] + [f"{out_path}.track{k}" for k in range(1, tracks)]
+
+
+def mix_tracks(tracks: list[np.ndarray]) -> np.ndarray:
+    """The audible tracks' int16 samples → one float32 track: their mean (the shorter padded with silence), so that a
+    silent scratch track cannot hide the lav and a second person's track is not dropped. One audible track (or none)
+    is returned as it is."""
+    audible = [t for t in tracks if t.size and np.abs(t.astype(np.int32)).max() >= SILENCE_PEAK * 32768]
+    if len(audible) <= 1:
+        chosen = audible[0] if audible else max(tracks, key=lambda t: t.size)
+        return chosen.astype(np.float32) / 32768.0  # faster-whisper's own conversion
+    mixed = np.zeros(max(t.size for t in audible), dtype=np.float32)
+    for t in audible:
+        mixed[: t.size] += t.astype(np.float32) / 32768.0
+    return mixed / len(audible)
 
 
 TRUNCATION_MIN_GAP_SECONDS = 2.0

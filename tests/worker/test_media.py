@@ -201,3 +201,30 @@ def test_each_file_gets_a_fresh_decoder_started_ahead_of_time(media_dir):
     assert first.wait(timeout=5) == 0  # it decoded this file and exited: nothing carries over to the next file
     second = media._spare[1]
     assert second.pid != first.pid and second.poll() is None  # the next one is already waiting
+
+
+def test_every_audio_track_is_heard(tmp_path):
+    """A camera file with a silent scratch track before the lav, and a recorder with one person per track: the first
+    track alone would say "silent" for the one and drop the second person of the other."""
+    video = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=6"]
+    first = ["-f", "lavfi", "-i", "sine=frequency=300:duration=3"]  # person 1: the first 3 s
+    second = ["-f", "lavfi", "-i", "sine=frequency=700:duration=6,volume=enable='lt(t,3)':volume=0"]  # person 2: the last 3 s
+    silent = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono:duration=6"]
+    ffmpeg(*video, *silent, *second, "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac",
+           str(tmp_path / "scratch_then_lav.mp4"))
+    ffmpeg(*video, *first, *second, "-map", "0:v", "-map", "1:a", "-map", "2:a", "-c:v", "libx264", "-c:a", "aac",
+           str(tmp_path / "one_person_per_track.mov"))
+
+    lav = decode_audio(tmp_path / "scratch_then_lav.mp4")
+    assert np.abs(lav[4 * SAMPLE_RATE: 5 * SAMPLE_RATE]).max() > 0.1  # not "silent": the lav's speech is there
+
+    both = decode_audio(tmp_path / "one_person_per_track.mov")
+    loudness = [float(np.sqrt(np.mean(both[int(a * SAMPLE_RATE): int(b * SAMPLE_RATE)] ** 2))) for a, b in ((0.5, 2.5), (3.5, 5.5))]
+    assert min(loudness) > 0.02, loudness  # both people, each in their own half (the mean of two tracks)
+
+
+def test_tracks_are_mixed_only_when_more_than_one_is_audible():
+    quiet, tone = np.zeros(100, dtype="<i2"), (np.sin(np.arange(160) / 3) * 16000).astype("<i2")
+    assert np.array_equal(media.mix_tracks([quiet, tone]), tone.astype(np.float32) / 32768.0)  # never halved by silence
+    assert np.allclose(media.mix_tracks([tone, tone]), tone.astype(np.float32) / 32768.0)
+    assert media.mix_tracks([quiet[:10], quiet]).size == 100  # all silent: the longest, for the caller to call silent

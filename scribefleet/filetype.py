@@ -8,7 +8,7 @@ from __future__ import annotations
 
 SNIFF_BYTES = 4096  # enough for every signature below and for a ZIP's first member names
 
-ACCEPTED = "WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis, Opus, WebM, MKV, MP4 or MOV"
+ACCEPTED = "WAV, MP3, M4A/AAC, FLAC, Ogg Vorbis, Opus, AMR, WebM, MKV, MP4 or MOV"
 
 # (offset, signature, description): checked in order, the first match wins.
 _SIGNATURES: list[tuple[int, bytes, str]] = [

@@ -266,3 +266,13 @@ def test_range_file_keeps_a_bounded_cache_of_blocks(s3):
     assert view.read() == body[-10:] and view.requests == S3RangeFile.CACHED_BLOCKS + 6  # the tail is still cached
     view.seek(0)
     assert view.read(10) == body[:10] and view.requests == S3RangeFile.CACHED_BLOCKS + 7  # the head was dropped
+
+
+def test_amr_voice_memos_are_measured_frame_by_frame(s3):
+    """AMR (RFC 4867 storage format) is what many phones' voice recorders write; mutagen cannot read it."""
+    narrow = b"#!AMR\n" + (bytes([7 << 3 | 4]) + bytes(31)) * 500  # 500 frames of 12.2 kbit/s, 20 ms each
+    wide = b"#!AMR-WB\n" + (bytes([8 << 3 | 4]) + bytes(60)) * 250  # 250 frames of 23.85 kbit/s
+    for name, body, seconds in (("memo.amr", narrow, 10.0), ("memo_wb.amr", wide, 5.0)):
+        result = probe(s3, f"uploads/u/t/{name}", body)
+        assert result["accepted"], result
+        assert result["media"]["audioSeconds"] == pytest.approx(seconds) and not result["media"]["durationEstimated"]

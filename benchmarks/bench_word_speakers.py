@@ -43,7 +43,7 @@ def _sentences(words: list[Word], max_pause: float) -> list[list[int]]:
     """Indices of words grouped into sentences: ended by sentence punctuation or a pause longer than `max_pause`."""
     out: list[list[int]] = []
     for i, w in enumerate(words):
-        if not out or words[i - 1].text.strip().endswith(merge.SENTENCE_END) or w.start - words[i - 1].end > max_pause:
+        if not out or merge.ends_sentence(words[i - 1]) or w.start - words[i - 1].end > max_pause:
             out.append([])
         out[-1].append(i)
     return out

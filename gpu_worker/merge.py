@@ -12,6 +12,10 @@ from gpu_worker.result import Segment, SpeakerTurn, Word
 SENTENCE_END = (".", "?", "!", "。", "？", "！")
 
 
+def ends_sentence(word: Word) -> bool:
+    return word.text.strip().endswith(SENTENCE_END)
+
+
 def assign_speakers(words: Sequence[Word], turns: Sequence[SpeakerTurn]) -> list[Word]:
     """Copy of `words`, each labelled with the turn it overlaps most; a word in a gap gets the nearest turn.
 
@@ -51,7 +55,7 @@ def snap_changes_to_sentence_ends(words: Sequence[Word], reach: int = 1) -> list
     0.6 % and no kind of recording got worse; reach 3 made calls and long dialogs worse (docs/benchmarks.md).
     """
     labelled = list(words)
-    ends = [w.text.strip().endswith(SENTENCE_END) for w in labelled]
+    ends = [ends_sentence(w) for w in labelled]
     j = 1
     while j < len(labelled):
         before, after = labelled[j - 1].speaker, labelled[j].speaker
@@ -115,7 +119,7 @@ def group_segments(words: Sequence[Word], max_pause: float = 1.5, max_duration: 
 
 def _last_sentence_end(words: Sequence[Word]) -> int | None:
     for index in range(len(words) - 1, -1, -1):
-        if words[index].text.strip().endswith(SENTENCE_END):
+        if ends_sentence(words[index]):
             return index
     return None
 

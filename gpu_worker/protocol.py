@@ -144,6 +144,7 @@ class JobChannel:
                            output=json.dumps({CallbackField.WORKER_ID: item.get(JobField.WORKER_ID)}))
         except TokenLost:
             pass  # it was answered after all (or the job has ended): nothing is waiting for it
+
     def wait_for_work_token(self, job: JobMessage, seen: set[str]) -> tuple[str, dict]:
         """The token Transcribe wrote for this worker (arrives a fraction of a second after the claim), and the item."""
         deadline = time.monotonic() + self.token_wait_seconds

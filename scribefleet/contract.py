@@ -251,6 +251,13 @@ def check_user_id(user_id: str | None) -> str:
     return user_id
 
 
+def check_transcript_id(transcript_id: str) -> str:
+    """The transcript id, or ScribefleetError(BadKey) saying what is wrong with it."""
+    if not ID_PATTERN.fullmatch(transcript_id or ""):
+        raise ScribefleetError(ErrorCode.BAD_KEY, f"transcriptId {transcript_id!r} must match {ID_PATTERN.pattern}")
+    return transcript_id
+
+
 def parse_input_key(key: str) -> InputKey:
     """`uploads/<userId>/<transcriptId>/<file name>` → InputKey, or ScribefleetError(BadKey) with the reason."""
     if not key.startswith(INPUT_PREFIX):
@@ -260,8 +267,7 @@ def parse_input_key(key: str) -> InputKey:
         raise ScribefleetError(ErrorCode.BAD_KEY, f"key must be {INPUT_PREFIX}<userId>/<transcriptId>/<file>: {key!r}")
     user_id, transcript_id, file_name = parts
     check_user_id(user_id)
-    if not ID_PATTERN.fullmatch(transcript_id):
-        raise ScribefleetError(ErrorCode.BAD_KEY, f"transcriptId {transcript_id!r} must match {ID_PATTERN.pattern}")
+    check_transcript_id(transcript_id)
     if not file_name or file_name.endswith("/") or "/" in file_name:
         raise ScribefleetError(ErrorCode.BAD_KEY, f"key must name one file directly under the transcript folder: {key!r}")
     if file_name in (".", ".."):
@@ -282,10 +288,7 @@ def output_stem(file_name: str) -> str:
 
 def output_prefix(user_id: str, transcript_id: str) -> str:
     """Where a job's outputs go. Built only from validated ids, so it can never escape the user's prefix."""
-    check_user_id(user_id)
-    if not ID_PATTERN.fullmatch(transcript_id):
-        raise ScribefleetError(ErrorCode.BAD_KEY, f"invalid id {transcript_id!r}")
-    return f"{OUTPUT_PREFIX}{user_id}/{transcript_id}/"
+    return f"{OUTPUT_PREFIX}{check_user_id(user_id)}/{check_transcript_id(transcript_id)}/"
 
 
 def execution_name(pid: str, object_marker: str) -> str:

@@ -246,8 +246,11 @@ def track_files(out_path: str | os.PathLike, tracks: int) -> list[str]:
 def mix_tracks(tracks: list[np.ndarray]) -> np.ndarray:
     """The audible tracks' int16 samples → one float32 track: their mean (the shorter padded with silence), so that a
     silent scratch track cannot hide the lav and a second person's track is not dropped. One audible track (or none)
-    is returned as it is."""
-    audible = [t for t in tracks if t.size and np.abs(t.astype(np.int32)).max() >= SILENCE_PEAK * 32768]
+    is returned as it is. A single track (the common case) is only converted: a 4-hour track is 230 million samples,
+    so no extra copy of it is made to measure it."""
+    if len(tracks) == 1:
+        return tracks[0].astype(np.float32) / 32768.0  # faster-whisper's own conversion
+    audible = [t for t in tracks if t.size and max(int(t.max()), -int(t.min())) >= SILENCE_PEAK * 32768]
     if len(audible) <= 1:
         chosen = audible[0] if audible else max(tracks, key=lambda t: t.size)
         return chosen.astype(np.float32) / 32768.0  # faster-whisper's own conversion
